@@ -1,0 +1,11 @@
+export { MeteredError } from "./errors.js";
+export { MeteredChatModel, type MeteredChatModelFields, type MeteringFields } from "./model/metered-chat-model.js";
+export type { CostRecord } from "./budget/cost-record.js";
+export { priceUsage, type Cost, type PriceUsageOptions } from "./pricing/price-usage.js";
+export type { CostKey } from "./pricing/cost.js";
+export type { PriceSource } from "./pricing/catalog.js";
+export type { ModelPrice, Rate } from "./pricing/model-price.js";
+export type { PriceOverrides } from "./pricing/overrides.js";
+export { UnknownModelPriceError, PriceOverrideError } from "./pricing/errors.js";
+export { GENAI_PRICES_VERSION } from "./pricing/genai-prices.js";
+export { normalizeUsage, type Usage } from "./usage/usage.js";

@@ -1,0 +1,79 @@
+import { UnknownModelPriceError } from "./errors.js";
+import { GENAI_PRICES_VERSION, lookupGenaiPrice } from "./genai-prices.js";
+import { type CompiledPrice, compilePrice } from "./model-price.js";
+import { parsePriceOverrides, type PriceOverrides } from "./overrides.js";
+import { genaiProviderId } from "./providers.js";
+
+/** Where a price came from: the `prices` option, or the genai-prices release bundled with the package. */
+export type PriceSource = "override" | `genai-prices@${string}`;
+
+/** @internal A resolved price for one call. */
+export interface PriceQuote {
+  /** The model id the price belongs to (the override key, or genai-prices' id). */
+  pricedAs: string;
+  provider: string | undefined;
+  price: CompiledPrice;
+  source: PriceSource;
+}
+
+/**
+ * @internal Finds the price of a model: the user's overrides first, then genai-prices. Lookups by name are
+ * cached (see `lookupGenaiPrice`); the date picks between date-dependent prices.
+ */
+export class PriceCatalog {
+  private readonly overrides: ReadonlyMap<string, CompiledPrice>;
+
+  constructor(overrides: PriceOverrides = {}) {
+    this.overrides = new Map(Object.entries(overrides).map(([name, price]) => [name.toLowerCase(), compilePrice(price)]));
+  }
+
+  /** The price for `model`, or `undefined` when nothing prices it. */
+  find(model: string, provider?: string, at: Date = new Date()): PriceQuote | undefined {
+    const override = this.findOverride(model.toLowerCase());
+    if (override) return { pricedAs: override[0], provider, price: override[1], source: "override" };
+    const found = lookupGenaiPrice(model, genaiProviderId(provider), at);
+    if (!found) return undefined;
+    return {
+      pricedAs: found.model,
+      provider: provider ?? found.provider,
+      price: found.price,
+      source: `genai-prices@${GENAI_PRICES_VERSION}`,
+    };
+  }
+
+  /** The price for `model`; throws `UnknownModelPriceError` rather than price a call at $0. */
+  get(model: string, provider?: string, at?: Date): PriceQuote {
+    const quote = this.find(model, provider, at);
+    if (!quote) throw new UnknownModelPriceError(model, provider);
+    return quote;
+  }
+
+  private findOverride(model: string): [string, CompiledPrice] | undefined {
+    const exact = this.overrides.get(model);
+    if (exact) return [model, exact];
+    // A dated snapshot ("my-model-2025-01-01") takes its family's price; the longest key wins.
+    let best: [string, CompiledPrice] | undefined;
+    for (const [name, price] of this.overrides) {
+      if (model.startsWith(`${name}-`) && (!best || name.length > best[0].length)) best = [name, price];
+    }
+    return best;
+  }
+}
+
+const defaultCatalog = new PriceCatalog();
+const catalogs = new WeakMap<object, PriceCatalog>();
+
+/**
+ * @internal The catalog for a `prices` option, validated and built once per options object: models are
+ * re-created on every `bindTools`, and each must not re-validate and re-compile the same overrides.
+ */
+export function catalogFor(prices: unknown): PriceCatalog {
+  if (prices === undefined) return defaultCatalog;
+  if (typeof prices !== "object" || prices === null) return new PriceCatalog(parsePriceOverrides(prices));
+  let catalog = catalogs.get(prices);
+  if (!catalog) {
+    catalog = new PriceCatalog(parsePriceOverrides(prices));
+    catalogs.set(prices, catalog);
+  }
+  return catalog;
+}

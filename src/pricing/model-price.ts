@@ -1,0 +1,75 @@
+import { perMtokToFemtoPerToken } from "./money.js";
+
+/** A price in USD per million tokens, or a base price with long-context tiers keyed by total input tokens. */
+export type Rate = number | { base: number; tiers: ReadonlyArray<{ start: number; price: number }> };
+
+/**
+ * A model's token prices in USD per million tokens. Only `input` and `output` are required; a usage kind
+ * without its own price is charged at its parent's (cache reads and input audio at `input`, reasoning and
+ * output audio at `output`, one-hour cache writes at `cacheWrite`).
+ */
+export interface ModelPrice {
+  input: Rate;
+  output: Rate;
+  cacheRead?: Rate;
+  cacheWrite?: Rate;
+  cacheWrite1h?: Rate;
+  inputAudio?: Rate;
+  outputAudio?: Rate;
+  outputReasoning?: Rate;
+}
+
+/** @internal A rate in femto-USD per token, tiers sorted by start. */
+export interface CompiledRate {
+  base: bigint;
+  tiers: ReadonlyArray<{ start: number; price: bigint }>;
+}
+
+/** @internal A `ModelPrice` with every kind resolved (falling back to its parent) and in femto-USD per token. */
+export interface CompiledPrice {
+  input: CompiledRate;
+  output: CompiledRate;
+  cacheRead: CompiledRate;
+  cacheWrite: CompiledRate;
+  cacheWrite1h: CompiledRate;
+  inputAudio: CompiledRate;
+  outputAudio: CompiledRate;
+  outputReasoning: CompiledRate;
+}
+
+function compileRate(rate: Rate): CompiledRate {
+  if (typeof rate === "number") return { base: perMtokToFemtoPerToken(rate), tiers: [] };
+  return {
+    base: perMtokToFemtoPerToken(rate.base),
+    tiers: [...rate.tiers]
+      .sort((a, b) => a.start - b.start)
+      .map((tier) => ({ start: tier.start, price: perMtokToFemtoPerToken(tier.price) })),
+  };
+}
+
+/** @internal Resolves fallbacks once, so pricing a call is only multiplications. */
+export function compilePrice(price: ModelPrice): CompiledPrice {
+  const input = compileRate(price.input);
+  const output = compileRate(price.output);
+  const cacheWrite = price.cacheWrite === undefined ? input : compileRate(price.cacheWrite);
+  return {
+    input,
+    output,
+    cacheRead: price.cacheRead === undefined ? input : compileRate(price.cacheRead),
+    cacheWrite,
+    cacheWrite1h: price.cacheWrite1h === undefined ? cacheWrite : compileRate(price.cacheWrite1h),
+    inputAudio: price.inputAudio === undefined ? input : compileRate(price.inputAudio),
+    outputAudio: price.outputAudio === undefined ? output : compileRate(price.outputAudio),
+    outputReasoning: price.outputReasoning === undefined ? output : compileRate(price.outputReasoning),
+  };
+}
+
+/**
+ * @internal The rate in force for a call whose total input (cache included) is `inputTokens`: the
+ * highest tier whose start it passes applies to the whole call, as genai-prices does.
+ */
+export function rateAt(rate: CompiledRate, inputTokens: number): bigint {
+  let price = rate.base;
+  for (const tier of rate.tiers) if (inputTokens > tier.start) price = tier.price;
+  return price;
+}

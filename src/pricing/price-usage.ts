@@ -1,0 +1,71 @@
+import type { UsageMetadata } from "@langchain/core/messages";
+import { normalizeUsage, type Usage } from "../usage/usage.js";
+import { type PriceQuote, type PriceSource, catalogFor } from "./catalog.js";
+import { type CostKey, costOfUsage } from "./cost.js";
+import { nanoToUsd } from "./money.js";
+import type { PriceOverrides } from "./overrides.js";
+
+/**
+ * The approximate USD cost of one call, as put on `response_metadata.cost`. `details` are USD per usage
+ * kind under Langfuse's usage key names and sum exactly to `totalUsd`; `nanoUsd` is the same total as an
+ * integer count of 1e-9 USD, for exact sums.
+ */
+export interface Cost {
+  totalUsd: number;
+  nanoUsd: number;
+  details: Partial<Record<CostKey, number>>;
+  /** The model as the response named it (e.g. a dated snapshot), else as configured. */
+  model: string;
+  provider: string | undefined;
+  priceSource: PriceSource;
+  /** True when the usage was counted locally because the response carried none. */
+  estimated: boolean;
+}
+
+/** Options of {@link priceUsage}. */
+export interface PriceUsageOptions {
+  /** LangChain provider name (`ls_provider`), e.g. "openai", "anthropic", "google_genai". Inferred when absent. */
+  provider?: string;
+  /** Prices that add to or replace genai-prices' data, USD per 1M tokens. */
+  prices?: PriceOverrides;
+  /** When the call was made; picks between date-dependent prices. Defaults to now. */
+  at?: Date;
+  /** Marks the result as estimated (the usage was counted locally). */
+  estimated?: boolean;
+}
+
+/**
+ * Prices one call's usage for a model, for users who meter outside LangChain. Accepts LangChain's
+ * `usage_metadata` or a normalized {@link Usage}. Throws `UnknownModelPriceError` for a model with no
+ * price, never returns $0 for it.
+ *
+ * @example
+ * ```ts
+ * priceUsage({ input_tokens: 1000, output_tokens: 500, total_tokens: 1500 }, "gpt-4o-mini").totalUsd; // 0.00045
+ * ```
+ */
+export function priceUsage(
+  usage: Usage | Partial<UsageMetadata>,
+  model: string,
+  options: PriceUsageOptions = {},
+): Cost {
+  const normalized = "inputTokens" in usage ? (usage as Usage) : normalizeUsage(usage as Partial<UsageMetadata>);
+  const quote = catalogFor(options.prices).get(model, options.provider, options.at);
+  return costFromQuote(normalized, quote, model, options.estimated ?? false);
+}
+
+/** @internal Prices a usage with an already-resolved quote. */
+export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, estimated: boolean): Cost {
+  const { totalNanoUsd, detailsNanoUsd } = costOfUsage(usage, quote.price);
+  const details: Partial<Record<CostKey, number>> = {};
+  for (const [key, nano] of Object.entries(detailsNanoUsd) as Array<[CostKey, number]>) details[key] = nanoToUsd(nano);
+  return {
+    totalUsd: nanoToUsd(totalNanoUsd),
+    nanoUsd: totalNanoUsd,
+    details,
+    model,
+    provider: quote.provider,
+    priceSource: quote.source,
+    estimated,
+  };
+}
