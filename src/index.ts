@@ -1,5 +1,14 @@
+import { registerRunBudget } from "./budget/run-budget.js";
+
+// The per-run default budget: LangChain creates one budget handler per root run from here on.
+registerRunBudget();
+
 export { MeteredError } from "./errors.js";
 export { MeteredChatModel, type MeteredChatModelFields, type MeteringFields } from "./model/metered-chat-model.js";
+export type { BudgetOption } from "./model/call-budget.js";
+export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget/budget-handler.js";
+export { BudgetExceededError, type BudgetStop } from "./budget/errors.js";
+export { RUN_BUDGET_ENV } from "./budget/run-budget.js";
 export type { CostRecord } from "./budget/cost-record.js";
 export { priceUsage, type Cost, type PriceUsageOptions } from "./pricing/price-usage.js";
 export type { CostKey } from "./pricing/cost.js";

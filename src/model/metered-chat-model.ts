@@ -1,13 +1,15 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
-import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
+import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { ChatOpenAI, type ChatOpenAICallOptions, type ChatOpenAIFields } from "@langchain/openai";
 import type { CostRecord } from "../budget/cost-record.js";
-import { catalogFor } from "../pricing/catalog.js";
+import { type PriceCatalog, catalogFor } from "../pricing/catalog.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
+import { type CallOutcome, hasUsage, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
 import { contentText, encoderFor } from "../usage/estimate.js";
-import { CostMeter, hasUsage, type CallOutcome, type PricedCall } from "./cost-meter.js";
+import { METERED_METADATA_KEY, toolCallText } from "../budget/budget-handler.js";
+import { type BudgetOption, CallBudget, type CallRequest } from "./call-budget.js";
 
 /** Options `MeteredChatModel` adds to ChatOpenAI's. */
 export interface MeteringFields {
@@ -15,6 +17,11 @@ export interface MeteringFields {
   prices?: PriceOverrides;
   /** Called with every priced call, after its cost is known (for a metering log or a dashboard). */
   onCost?: (record: CostRecord) => void;
+  /**
+   * The budget of each run this model takes part in: `{ limitUsd }` (default `{ limitUsd: 2 }`), or `false`
+   * to meter without a limit. A `BudgetCallbackHandler` passed in the run's callbacks is used instead.
+   */
+  budget?: BudgetOption;
 }
 
 /** Every ChatOpenAI constructor field, plus {@link MeteringFields}. */
@@ -23,7 +30,8 @@ export interface MeteredChatModelFields extends ChatOpenAIFields, MeteringFields
 type ModelName = NonNullable<ChatOpenAIFields["model"]>;
 
 /**
- * A drop-in `ChatOpenAI` that puts the USD cost of every call on `response_metadata.cost`.
+ * A drop-in `ChatOpenAI` that puts the USD cost of every call on `response_metadata.cost` and stops a run
+ * once it has spent its budget ($2 by default).
  *
  * It meters `invoke`, `batch`, `stream`, `streamEvents`, and calls made inside agents, on Chat Completions
  * and the Responses API, and stays a `MeteredChatModel` through `bindTools`, `withStructuredOutput` and
@@ -39,9 +47,10 @@ type ModelName = NonNullable<ChatOpenAIFields["model"]>;
 export class MeteredChatModel<
   CallOptions extends ChatOpenAICallOptions = ChatOpenAICallOptions,
 > extends ChatOpenAI<CallOptions> {
-  /** @internal */
-  protected readonly meter: CostMeter;
+  private readonly catalog: PriceCatalog;
+  private readonly provider = "openai";
   private readonly onCost: MeteringFields["onCost"];
+  private readonly budget: CallBudget;
 
   constructor(model: ModelName, fields?: Omit<MeteredChatModelFields, "model">);
   constructor(fields?: MeteredChatModelFields);
@@ -49,8 +58,10 @@ export class MeteredChatModel<
     const fields: MeteredChatModelFields =
       typeof modelOrFields === "string" ? { ...fieldsArg, model: modelOrFields } : (modelOrFields ?? {});
     super(fields);
-    this.meter = new CostMeter(catalogFor(fields.prices), this.model, "openai");
+    this.catalog = catalogFor(fields.prices);
+    this.catalog.get(this.model, this.provider); // an unknown price fails here, not after the first paid call
     this.onCost = fields.onCost;
+    this.budget = CallBudget.for(fields, fields.budget);
     // LangChain's token counter downloads tiktoken ranks at first use (it stalls offline); count locally.
     const getNumTokens = async (content: BaseMessage["content"]) =>
       (await encoderFor(this.model)).encode(contentText(content)).length;
@@ -70,22 +81,18 @@ export class MeteredChatModel<
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
-    const result = await super._generate(messages, options, runManager);
+    const scope = this.budget.open(runManager, this.request(messages, options));
+    const result = await scope.guard(() => super._generate(messages, scope.withSignal(options), runManager));
     // With n > 1 every generation carries the same usage: price the call once, show it on each.
-    const reply = result.generations[0]?.message;
-    const priced = await this.meter.price({
-      messages,
-      reply,
-      usage: (reply as AIMessage | undefined)?.usage_metadata,
-      servedModel: modelNameOf(reply),
-      tools: options.tools,
-    });
+    const reply = result.generations[0]?.message as AIMessage | undefined;
+    const priced = await this.price({ messages, reply, usage: reply?.usage_metadata, tools: options.tools });
     for (const generation of result.generations) {
       const message = generation.message as AIMessage;
       if (priced.cost.estimated && !hasUsage(message.usage_metadata)) message.usage_metadata = toUsageMetadata(priced);
       message.response_metadata = { ...message.response_metadata, cost: priced.cost };
     }
     this.report(priced, runManager);
+    scope.settle(priced);
     return result;
   }
 
@@ -94,25 +101,27 @@ export class MeteredChatModel<
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
+    const scope = this.budget.open(runManager, this.request(messages, options));
     const seen = new StreamTally();
-    let done = false;
+    let priced: PricedCall | undefined;
     try {
-      for await (const chunk of super._streamResponseChunks(messages, options, runManager)) {
-        seen.add(chunk.message, chunk.generationInfo?.model_name);
+      const chunks = super._streamResponseChunks(messages, scope.withSignal(options), runManager);
+      for await (const chunk of scope.guardEach(chunks)) {
+        await scope.observe(seen.add(chunk.message, chunk.generationInfo?.model_name));
         const usage = (chunk.message as AIMessageChunk).usage_metadata;
         if (hasUsage(usage)) {
-          const priced = await this.meter.price(seen.outcome(messages, options.tools, usage));
+          priced = await this.price(seen.outcome(messages, options.tools, usage));
           chunk.message.response_metadata = { ...chunk.message.response_metadata, cost: priced.cost };
           this.report(priced, runManager);
-          done = true;
+          scope.settle(priced);
         }
         yield chunk;
       }
-      if (!done) {
+      if (!priced) {
         // No usage chunk (streamUsage off, or a proxy that drops it): estimate, and carry it on a last chunk.
-        const priced = await this.meter.price(seen.outcome(messages, options.tools));
-        done = true;
+        priced = await this.price(seen.outcome(messages, options.tools));
         this.report(priced, runManager);
+        scope.settle(priced);
         yield new ChatGenerationChunk({
           text: "",
           message: new AIMessageChunk({
@@ -124,7 +133,12 @@ export class MeteredChatModel<
       }
     } finally {
       // A stream cut short (abort, consumer break, error) was still paid for: report what it received.
-      if (!done) void this.meter.price(seen.outcome(messages, options.tools)).then((priced) => this.report(priced, runManager), () => {});
+      if (!priced) {
+        void this.price(seen.outcome(messages, options.tools)).then(
+          (partial) => this.report(partial, runManager),
+          () => {},
+        );
+      }
     }
   }
 
@@ -133,15 +147,19 @@ export class MeteredChatModel<
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatModelStreamEvent> {
+    // Without a run manager (plain `streamEvents()`), the call is its own run: it gets its own budget.
+    const scope = this.budget.open(runManager, this.request(messages, options), { standalone: !runManager });
     const seen = new StreamTally();
-    for await (const event of super._streamChatModelEvents(messages, options, runManager)) {
-      seen.addEvent(event);
+    const events = super._streamChatModelEvents(messages, scope.withSignal(options), runManager);
+    for await (const event of scope.guardEach(events)) {
+      await scope.observe(seen.addEvent(event));
       if (event.event !== "message-finish") {
         yield event;
         continue;
       }
-      const priced = await this.meter.price(seen.outcome(messages, options.tools, seen.usage));
+      const priced = await this.price(seen.outcome(messages, options.tools, seen.usage));
       this.report(priced, runManager);
+      scope.settle(priced);
       yield {
         ...event,
         ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
@@ -150,9 +168,22 @@ export class MeteredChatModel<
     }
   }
 
-  /** @internal Hands a priced call to `onCost`. */
-  protected report(priced: PricedCall, runManager: CallbackManagerForLLMRun | undefined): CostRecord {
-    const record: CostRecord = {
+  /** Marks this model's runs, so a budget's callbacks leave its calls to it (it reports them itself). */
+  override getLsParams(options: this["ParsedCallOptions"]) {
+    return { ...super.getLsParams(options), [METERED_METADATA_KEY]: true };
+  }
+
+  private request(messages: BaseMessage[], options: this["ParsedCallOptions"]): CallRequest {
+    return { messages, model: this.model, provider: this.provider, tools: options.tools };
+  }
+
+  private price(outcome: Omit<CallOutcome, "model" | "provider"> & { model?: string | undefined }): Promise<PricedCall> {
+    const model = outcome.model ?? servedModelOf(outcome.reply) ?? this.model;
+    return priceCall(this.catalog, { ...outcome, model, provider: this.provider });
+  }
+
+  private report(priced: PricedCall, runManager: CallbackManagerForLLMRun | undefined): void {
+    this.onCost?.({
       runId: runManager?.runId,
       parentRunId: runManager?.parentRunId,
       model: priced.cost.model,
@@ -161,16 +192,8 @@ export class MeteredChatModel<
       cost: priced.cost,
       estimated: priced.cost.estimated,
       at: new Date(),
-    };
-    this.onCost?.(record);
-    return record;
+    });
   }
-}
-
-function modelNameOf(message: BaseMessage | undefined): string | undefined {
-  const metadata = message?.response_metadata as Record<string, unknown> | undefined;
-  const name = metadata?.model_name ?? metadata?.model;
-  return typeof name === "string" && name ? name : undefined;
 }
 
 function toUsageMetadata({ usage }: PricedCall): UsageMetadata {
@@ -187,16 +210,22 @@ class StreamTally {
   private servedModel: string | undefined;
   usage: Partial<UsageMetadata> | undefined;
 
-  add(message: BaseMessage, generationModel?: unknown): void {
-    this.text += contentText(message.content);
-    for (const call of (message as AIMessageChunk).tool_call_chunks ?? []) this.text += (call.name ?? "") + (call.args ?? "");
-    this.servedModel = modelNameOf(message) ?? (typeof generationModel === "string" ? generationModel : undefined) ?? this.servedModel;
+  /** Takes in a chunk; returns the text it added. */
+  add(message: BaseMessage, generationModel?: unknown): string {
+    const text = contentText(message.content) + toolCallText(message);
+    this.text += text;
+    const named = servedModelOf(message) ?? (typeof generationModel === "string" ? generationModel : undefined);
+    if (named) this.servedModel = named;
+    return text;
   }
 
-  addEvent(event: ChatModelStreamEvent): void {
+  /** Takes in an event; returns the text it added. */
+  addEvent(event: ChatModelStreamEvent): string {
+    let text = "";
     if (event.event === "content-block-delta") {
       const delta = event.delta as { text?: unknown; reasoning?: unknown; args?: unknown };
-      for (const part of [delta.text, delta.reasoning, delta.args]) if (typeof part === "string") this.text += part;
+      for (const part of [delta.text, delta.reasoning, delta.args]) if (typeof part === "string") text += part;
+      this.text += text;
     }
     if ((event.event === "message-start" || event.event === "usage" || event.event === "message-finish") && event.usage) {
       this.usage = event.usage;
@@ -205,9 +234,10 @@ class StreamTally {
       const name = event.responseMetadata?.model_name;
       if (typeof name === "string" && name) this.servedModel = name;
     }
+    return text;
   }
 
-  outcome(messages: BaseMessage[], tools: unknown, usage?: Partial<UsageMetadata>): CallOutcome {
-    return { messages, reply: new AIMessage({ content: this.text }), usage, servedModel: this.servedModel, tools };
+  outcome(messages: BaseMessage[], tools: unknown, usage?: Partial<UsageMetadata>) {
+    return { messages, reply: new AIMessage({ content: this.text }), usage, model: this.servedModel, tools };
   }
 }

@@ -73,3 +73,10 @@ export function rateAt(rate: CompiledRate, inputTokens: number): bigint {
   for (const tier of rate.tiers) if (inputTokens > tier.start) price = tier.price;
   return price;
 }
+
+/** @internal The highest femto-USD per token a rate can charge, whatever the call's size. */
+export function maxRate(rate: CompiledRate): bigint {
+  let max = rate.base;
+  for (const tier of rate.tiers) if (tier.price > max) max = tier.price;
+  return max;
+}

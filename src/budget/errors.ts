@@ -1,0 +1,53 @@
+import { stampRetryable } from "@langchain/core/errors";
+import { hasMarker, MeteredError } from "../errors.js";
+
+const budgetMarker = Symbol.for("langchain-metered.BudgetExceededError");
+
+/** How a budget stopped a call: refused before it was sent, or its cost crossed the limit. */
+export type BudgetStop = "refused" | "exceeded";
+
+const usd = (value: number) => `$${value.toFixed(value >= 1 ? 2 : 6).replace(/(\.\d\d\d*?)0+$/, "$1")}`;
+
+/**
+ * A run's spend reached its budget. Final: `status` is 402 and the error is stamped not retryable, so
+ * LangChain's `modelRetryMiddleware`, LangGraph retry policies and the model's own retries leave it alone.
+ *
+ * @example
+ * ```ts
+ * try { await agent.invoke(input); }
+ * catch (e) { if (BudgetExceededError.isInstance(e)) console.log(`stopped at $${e.spentUsd} of $${e.limitUsd}`); }
+ * ```
+ */
+export class BudgetExceededError extends MeteredError {
+  private readonly [budgetMarker] = true;
+  /** HTTP-style status: 402 Payment Required. */
+  readonly status = 402;
+  /** The budget's limit, in USD. */
+  readonly limitUsd: number;
+  /** What the scope had spent when it stopped, in USD (may be above the limit: the crossing call was paid for). */
+  readonly spentUsd: number;
+  /** What the budget covered: `"run"`, or the name of the scope that refused the call. */
+  readonly scope: string;
+  /** Whether the call was refused before it was sent, or its cost crossed the limit. */
+  readonly stop: BudgetStop;
+
+  constructor(fields: { limitUsd: number; spentUsd: number; scope: string; stop: BudgetStop; cause?: unknown }) {
+    const { limitUsd, spentUsd, scope, stop } = fields;
+    const what = stop === "refused" ? "Call refused: the" : "The";
+    super(
+      `${what} ${scope} budget is spent: ${usd(spentUsd)} of its ${usd(limitUsd)} limit. ` +
+        `Raise it with \`budget: { limitUsd }\` on MeteredChatModel or \`new BudgetCallbackHandler({ limitUsd })\`, ` +
+        "or pass `budget: false` to meter without a limit.",
+      { cause: fields.cause },
+    );
+    this.limitUsd = limitUsd;
+    this.spentUsd = spentUsd;
+    this.scope = scope;
+    this.stop = stop;
+    stampRetryable(this, false);
+  }
+
+  static override isInstance(error: unknown): error is BudgetExceededError {
+    return hasMarker(error, budgetMarker);
+  }
+}

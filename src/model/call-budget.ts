@@ -1,0 +1,144 @@
+import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import type { BaseMessage } from "@langchain/core/messages";
+import { isAbortError } from "../budget/abort.js";
+import { type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
+import { BudgetExceededError } from "../budget/errors.js";
+import type { PriceOverrides } from "../pricing/overrides.js";
+import type { PricedCall } from "../pricing/price-call.js";
+
+/** A model's `budget` option: a per-run limit in USD (default 2), or `false` to meter without one. */
+export type BudgetOption = { limitUsd?: number } | false;
+
+const DEFAULT_LIMIT_USD = 2;
+
+/** State shared by a model and the copies `bindTools`/`withConfig` make of it (they share one fields object). */
+interface Fallback {
+  handler?: BudgetCallbackHandler;
+  warned: boolean;
+}
+const fallbacks = new WeakMap<object, Fallback>();
+
+/** @internal What the budget needs to know about a call before it is sent. */
+export interface CallRequest {
+  messages: readonly BaseMessage[];
+  model: string;
+  provider: string | undefined;
+  tools: unknown;
+}
+
+/**
+ * @internal How a metered model finds the budget a call runs under: the budget handler among the run's
+ * callbacks (the per-run one, or the user's own), or, where LangChain gave the call none, a fallback.
+ */
+export class CallBudget {
+  private constructor(
+    private readonly limitUsd: number | undefined,
+    private readonly prices: PriceOverrides | undefined,
+    private readonly fallback: Fallback,
+  ) {}
+
+  static for(fields: { prices?: PriceOverrides }, option: BudgetOption | undefined): CallBudget {
+    const limitUsd = option === false ? undefined : (option?.limitUsd ?? DEFAULT_LIMIT_USD);
+    if (limitUsd !== undefined && (!Number.isFinite(limitUsd) || limitUsd < 0)) {
+      throw new RangeError(`budget.limitUsd must be a non-negative number of USD, got ${String(limitUsd)}.`);
+    }
+    let fallback = fallbacks.get(fields);
+    if (!fallback) fallbacks.set(fields, (fallback = { warned: false }));
+    return new CallBudget(limitUsd, fields.prices, fallback);
+  }
+
+  /**
+   * Finds the call's budget and begins the call on it, refusing it before anything is sent when the budget
+   * is spent. `standalone`: the call is its own run (`streamEvents()` without callbacks).
+   */
+  open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, { standalone = false } = {}): BudgetScope {
+    const attached = runManager?.handlers.find(BudgetCallbackHandler.isBudgetHandler);
+    let handler: BudgetCallbackHandler;
+    if (attached) {
+      if (this.limitUsd !== undefined) attached.adopt(this.limitUsd);
+      handler = attached;
+    } else if (this.limitUsd === undefined) {
+      return NO_BUDGET;
+    } else {
+      handler = standalone ? this.handler("call") : this.fallbackHandler();
+    }
+    const call = handler.begin(runManager?.runId, { ...request, parentRunId: runManager?.parentRunId, metered: true });
+    return new BudgetScope(handler, call);
+  }
+
+  private handler(scope: string): BudgetCallbackHandler {
+    return new BudgetCallbackHandler({ limitUsd: this.limitUsd, prices: this.prices, scope });
+  }
+
+  /**
+   * No per-run budget reached this call: the library was first imported inside an async context that
+   * already existed, or LANGCHAIN_METERED_RUN_BUDGET=false. Never run unbudgeted: all calls of this model
+   * (and its `bindTools` copies) share one budget of its limit.
+   */
+  private fallbackHandler(): BudgetCallbackHandler {
+    if (!this.fallback.warned) {
+      this.fallback.warned = true;
+      console.warn(
+        `langchain-metered: no per-run budget reached this call, so this model's $${this.limitUsd} limit now covers ` +
+          "all its calls together. Import langchain-metered at start-up (before servers and timers are created) " +
+          "to get one budget per run, or pass a BudgetCallbackHandler in the run's callbacks.",
+      );
+    }
+    return (this.fallback.handler ??= this.handler("model"));
+  }
+}
+
+/** @internal One call on the budget it runs under. */
+export class BudgetScope {
+  constructor(
+    private readonly handler: BudgetCallbackHandler | undefined,
+    private readonly call: BudgetedCall | undefined,
+  ) {}
+
+  /** The call's options with the budget's signal merged in, so crossing the limit aborts it in flight. */
+  withSignal<T extends { signal?: AbortSignal }>(options: T): T {
+    if (!this.handler) return options;
+    const budget = this.handler.signal;
+    return { ...options, signal: options.signal ? AbortSignal.any([options.signal, budget]) : budget };
+  }
+
+  /** Runs the call; an abort the budget caused becomes the budget's error, a failed call is released. */
+  async guard<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw await this.failed(error);
+    }
+  }
+
+  /** `guard` for a stream. */
+  async *guardEach<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+    try {
+      yield* items;
+    } catch (error) {
+      throw await this.failed(error);
+    }
+  }
+
+  /** Counts streamed text; throws once the stream's cost so far crosses the limit. */
+  async observe(text: string): Promise<void> {
+    if (this.handler && this.call) await this.handler.observe(this.call, text);
+  }
+
+  /** Charges the call's cost; throws once the spend crosses the limit. */
+  settle(priced: PricedCall): void {
+    if (this.handler && this.call) this.handler.settle(priced, this.call);
+  }
+
+  private async failed(error: unknown): Promise<unknown> {
+    if (!this.handler || !this.call || BudgetExceededError.isInstance(error)) return error;
+    if (this.handler.signal.aborted && isAbortError(error)) {
+      await this.handler.settleCutShort(this.call);
+      return this.handler.signal.reason;
+    }
+    this.handler.release(this.call);
+    return error;
+  }
+}
+
+const NO_BUDGET = new BudgetScope(undefined, undefined);
