@@ -6,14 +6,16 @@ import {
 import type { Serialized } from "@langchain/core/load/serializable";
 import { AIMessage, type AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import type { ChatGenerationChunk, LLMResult } from "@langchain/core/outputs";
-import { type PriceCatalog, catalogFor } from "../pricing/catalog.js";
+import { type PriceCatalog, type PriceSource, catalogFor } from "../pricing/catalog.js";
 import { nanoToUsd, usdToNano } from "../pricing/money.js";
 import { maxRate } from "../pricing/model-price.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import { type CallOutcome, costOf, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
-import { normalizeUsage } from "../usage/usage.js";
+import { countInputTokens } from "../usage/estimate.js";
+import { normalizeUsage, ZERO_USAGE } from "../usage/usage.js";
 import { isAbortError } from "./abort.js";
-import type { CostRecord } from "./cost-record.js";
+import type { BudgetDecision, BudgetView, CostRecord } from "./cost-record.js";
+import { type CallPlan, type PlanInput, planCall } from "./hard-cap.js";
 import { BudgetExceededError, type BudgetStop } from "./errors.js";
 import { Ledger } from "./ledger.js";
 
@@ -25,6 +27,11 @@ export interface BudgetCallbackHandlerOptions {
   prices?: PriceOverrides;
   /** What the budget covers, named in `BudgetExceededError.scope`. Default `"run"`. */
   scope?: string;
+  /**
+   * Never let spend cross the limit: reserve each call's worst case before it is sent, lower its max tokens
+   * to what the budget can pay for, and refuse it when even a short answer doesn't fit. Default false.
+   */
+  hardCap?: boolean;
 }
 
 /** @internal A call in flight: what it needs to be priced when it ends, or when it is cut short. */
@@ -37,6 +44,8 @@ export interface BudgetedCall {
   tools: unknown;
   /** A `MeteredChatModel` call: the model itself reports to the budget, the callbacks stand aside. */
   metered: boolean;
+  /** Under a hard cap: what was planned and reserved before the call was sent. */
+  plan?: CallPlan;
   /** Text received so far on a stream, and its UTF-8 size (an upper bound on its token count). */
   streamed: string;
   streamedBytes: number;
@@ -70,6 +79,8 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
   private readonly inFlight = new Map<string, BudgetedCall>();
   private readonly costRecords: CostRecord[] = [];
   private readonly scope: string;
+  /** @internal */
+  protected capped: boolean;
 
   constructor(options: BudgetCallbackHandlerOptions = {}) {
     // raiseError must reach the base constructor: it also makes LangChain await the handler, so a throw
@@ -82,6 +93,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     this.ledger = new Ledger(this.initialLimit(usdToNano(limitUsd)));
     this.catalog = catalogFor(options.prices);
     this.scope = options.scope ?? "run";
+    this.capped = options.hardCap ?? false;
   }
 
   /** @internal The limit the ledger starts with; the per-run budget starts with none. */
@@ -108,7 +120,8 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
 
   /** What is left, in USD (0 once the limit is reached). */
   get remainingUsd(): number {
-    return Math.max(0, this.limitUsd - this.spentUsd);
+    const limit = this.ledger.limitNano;
+    return limit === undefined ? Infinity : nanoToUsd(Math.max(0, limit - this.ledger.spentNano));
   }
 
   /** One record per priced call, in the order they ended. */
@@ -125,7 +138,31 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
    * @internal A metered model offers its limit to the budget it runs under. An explicit budget keeps its
    * own; the per-run budget takes it (see `RunBudgetHandler`).
    */
-  adopt(_limitUsd: number): void {}
+  adopt(_limitUsd: number, _options?: { hardCap?: boolean }): void {}
+
+  /** Whether this budget reserves before each call (see `hardCap`). */
+  get hardCap(): boolean {
+    return this.capped;
+  }
+
+  /**
+   * @internal Under a hard cap, plans the call and reserves its worst case; throws the refusal when even a
+   * short answer doesn't fit. Returns the max tokens to send, or `undefined` when there is no hard cap.
+   */
+  async reserve(call: BudgetedCall, limits: Pick<PlanInput, "requestedMaxTokens" | "modelMaxOutputTokens" | "choices">): Promise<CallPlan | undefined> {
+    if (!this.capped || this.ledger.limitNano === undefined || !call.model) return undefined;
+    const quote = this.catalog.get(call.model, call.provider);
+    const countedInputTokens = await countInputTokens(call.messages, call.model, call.tools);
+    // No await from here to the reservation: concurrent calls each see the others' holds.
+    const plan = planCall({ price: quote.price, countedInputTokens, ...limits, availableNano: this.ledger.availableNano });
+    if (plan.decision === "refused" || !this.ledger.reserve(plan.reservedNano)) {
+      this.release(call);
+      this.recordRefusal(call, quote.source);
+      throw this.stopError("refused");
+    }
+    call.plan = plan;
+    return plan;
+  }
 
   /** @internal Starts (or picks up) a call and refuses it, before anything is sent, when the budget is spent. */
   begin(runId: string | undefined, call: Omit<BudgetedCall, "runId" | "streamed" | "streamedBytes" | "inputBytes">): BudgetedCall {
@@ -149,14 +186,19 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     call.streamed += text;
     call.streamedBytes += Buffer.byteLength(text);
     // A cheap bound first (every token is at least one byte); count tokens only when the limit is within reach.
-    if (!this.ledger.wouldCross(this.worstCaseNano(call))) return;
+    // The call's own reservation already counts against the limit: only what goes beyond it can cross.
+    const held = call.plan?.reservedNano ?? 0;
+    if (!this.ledger.wouldCross(this.worstCaseNano(call) - held)) return;
     const partial = await this.pricePartial(call);
-    if (partial && this.ledger.wouldCross(partial.cost.nanoUsd)) this.settle(partial, call);
+    if (partial && this.ledger.wouldCross(partial.cost.nanoUsd - held)) this.settle(partial, call);
   }
 
   /** @internal Records a priced call; throws `BudgetExceededError` once the spend crosses the limit. */
-  settle(priced: PricedCall, call: Pick<BudgetedCall, "runId" | "parentRunId">): CostRecord {
+  settle(priced: PricedCall, call: Pick<BudgetedCall, "runId" | "parentRunId" | "plan">): CostRecord {
     if (call.runId) this.inFlight.delete(call.runId);
+    const plan = call.plan;
+    call.plan = undefined; // settled once, even if a stream is priced again when it closes
+    const crossed = plan ? this.ledger.settle(plan.reservedNano, priced.cost.nanoUsd) : this.ledger.charge(priced.cost.nanoUsd);
     const record: CostRecord = {
       runId: call.runId,
       parentRunId: call.parentRunId,
@@ -166,15 +208,18 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
       cost: priced.cost,
       estimated: priced.cost.estimated,
       at: new Date(),
+      budget: this.view(crossed ? "exceeded" : (plan?.decision ?? "allowed"), plan),
     };
     this.costRecords.push(record);
-    if (this.ledger.charge(priced.cost.nanoUsd)) throw this.stopError("exceeded");
+    if (crossed) throw this.stopError("exceeded");
     return record;
   }
 
   /** @internal Forgets a call that failed without being paid for (an error status). */
   release(call: BudgetedCall): void {
     if (call.runId) this.inFlight.delete(call.runId);
+    if (call.plan) this.ledger.release(call.plan.reservedNano);
+    call.plan = undefined;
   }
 
   /** @internal Settles a call cut short by an abort with what it received (it was paid for as far as it got). */
@@ -246,9 +291,35 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     this.inFlight.delete(runId);
   }
 
+  private view(decision: BudgetDecision, plan: CallPlan | undefined): BudgetView {
+    return {
+      decision,
+      limitUsd: this.limitUsd,
+      spentUsd: this.spentUsd,
+      remainingUsd: this.remainingUsd,
+      ...(plan ? { maxTokens: plan.maxTokens, reservedUsd: nanoToUsd(plan.reservedNano) } : {}),
+    };
+  }
+
+  /** Under a hard cap, a refused call is on the record too, at no cost. */
+  private recordRefusal(call: BudgetedCall, priceSource: PriceSource): void {
+    this.costRecords.push({
+      runId: call.runId,
+      parentRunId: call.parentRunId,
+      model: call.model ?? "unknown",
+      provider: call.provider,
+      usage: { ...ZERO_USAGE },
+      cost: { totalUsd: 0, nanoUsd: 0, details: {}, model: call.model ?? "unknown", provider: call.provider, priceSource, estimated: false },
+      estimated: false,
+      at: new Date(),
+      budget: this.view("refused", undefined),
+    });
+  }
+
+  /** The error for a stop; crossing the limit also aborts the calls in flight (a refusal leaves them be). */
   private stopError(stop: BudgetStop): BudgetExceededError {
     const error = new BudgetExceededError({ limitUsd: this.limitUsd, spentUsd: this.spentUsd, scope: this.scope, stop });
-    if (!this.signal.aborted) this.controller.abort(error);
+    if (stop === "exceeded" && !this.signal.aborted) this.controller.abort(error);
     return error;
   }
 

@@ -16,8 +16,9 @@ export class RunBudgetHandler extends BudgetCallbackHandler {
     return undefined;
   }
 
-  override adopt(limitUsd: number): void {
+  override adopt(limitUsd: number, options: { hardCap?: boolean } = {}): void {
     this.ledger.tighten(usdToNano(limitUsd));
+    if (options.hardCap) this.capped = true; // one hard-capped model makes the whole run hard-capped
   }
 }
 

@@ -6,8 +6,11 @@ import { BudgetExceededError } from "../budget/errors.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import type { PricedCall } from "../pricing/price-call.js";
 
-/** A model's `budget` option: a per-run limit in USD (default 2), or `false` to meter without one. */
-export type BudgetOption = { limitUsd?: number } | false;
+/**
+ * A model's `budget` option: a per-run limit in USD (default 2), optionally a hard cap that the run can't
+ * cross (see `BudgetCallbackHandlerOptions.hardCap`), or `false` to meter without a limit.
+ */
+export type BudgetOption = { limitUsd?: number; hardCap?: boolean } | false;
 
 const DEFAULT_LIMIT_USD = 2;
 
@@ -33,6 +36,7 @@ export interface CallRequest {
 export class CallBudget {
   private constructor(
     private readonly limitUsd: number | undefined,
+    private readonly hardCap: boolean,
     private readonly prices: PriceOverrides | undefined,
     private readonly fallback: Fallback,
   ) {}
@@ -44,7 +48,7 @@ export class CallBudget {
     }
     let fallback = fallbacks.get(fields);
     if (!fallback) fallbacks.set(fields, (fallback = { warned: false }));
-    return new CallBudget(limitUsd, fields.prices, fallback);
+    return new CallBudget(limitUsd, option ? (option.hardCap ?? false) : false, fields.prices, fallback);
   }
 
   /**
@@ -55,7 +59,7 @@ export class CallBudget {
     const attached = runManager?.handlers.find(BudgetCallbackHandler.isBudgetHandler);
     let handler: BudgetCallbackHandler;
     if (attached) {
-      if (this.limitUsd !== undefined) attached.adopt(this.limitUsd);
+      if (this.limitUsd !== undefined) attached.adopt(this.limitUsd, { hardCap: this.hardCap });
       handler = attached;
     } else if (this.limitUsd === undefined) {
       return NO_BUDGET;
@@ -67,7 +71,7 @@ export class CallBudget {
   }
 
   private handler(scope: string): BudgetCallbackHandler {
-    return new BudgetCallbackHandler({ limitUsd: this.limitUsd, prices: this.prices, scope });
+    return new BudgetCallbackHandler({ limitUsd: this.limitUsd, hardCap: this.hardCap, prices: this.prices, scope });
   }
 
   /**
@@ -118,6 +122,12 @@ export class BudgetScope {
     } catch (error) {
       throw await this.failed(error);
     }
+  }
+
+  /** Under a hard cap, reserves the call's worst case and returns the max tokens to send. */
+  async reserve(limits: Parameters<BudgetCallbackHandler["reserve"]>[1]): Promise<number | undefined> {
+    if (!this.handler || !this.call) return undefined;
+    return (await this.handler.reserve(this.call, limits))?.maxTokens;
   }
 
   /** Counts streamed text; throws once the stream's cost so far crosses the limit. */

@@ -2,14 +2,20 @@ import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
-import { ChatOpenAI, type ChatOpenAICallOptions, type ChatOpenAIFields } from "@langchain/openai";
+import {
+  ChatOpenAI,
+  type ChatOpenAICallOptions,
+  type ChatOpenAICompletions,
+  type ChatOpenAIFields,
+  type ChatOpenAIResponses,
+} from "@langchain/openai";
 import type { CostRecord } from "../budget/cost-record.js";
 import { type PriceCatalog, catalogFor } from "../pricing/catalog.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import { type CallOutcome, hasUsage, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
 import { contentText, encoderFor } from "../usage/estimate.js";
 import { METERED_METADATA_KEY, toolCallText } from "../budget/budget-handler.js";
-import { type BudgetOption, CallBudget, type CallRequest } from "./call-budget.js";
+import { type BudgetOption, CallBudget, type BudgetScope, type CallRequest } from "./call-budget.js";
 
 /** Options `MeteredChatModel` adds to ChatOpenAI's. */
 export interface MeteringFields {
@@ -82,7 +88,10 @@ export class MeteredChatModel<
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
     const scope = this.budget.open(runManager, this.request(messages, options));
-    const result = await scope.guard(() => super._generate(messages, scope.withSignal(options), runManager));
+    const result = await scope.guard(async () => {
+      const delegate = this.delegate(options, await scope.reserve(this.outputLimits()));
+      return delegate._generate(messages, scope.withSignal(options), runManager);
+    });
     // With n > 1 every generation carries the same usage: price the call once, show it on each.
     const reply = result.generations[0]?.message as AIMessage | undefined;
     const priced = await this.price({ messages, reply, usage: reply?.usage_metadata, tools: options.tools });
@@ -105,7 +114,7 @@ export class MeteredChatModel<
     const seen = new StreamTally();
     let priced: PricedCall | undefined;
     try {
-      const chunks = super._streamResponseChunks(messages, scope.withSignal(options), runManager);
+      const chunks = this.streamChunks(scope, messages, options, runManager);
       for await (const chunk of scope.guardEach(chunks)) {
         await scope.observe(seen.add(chunk.message, chunk.generationInfo?.model_name));
         const usage = (chunk.message as AIMessageChunk).usage_metadata;
@@ -150,7 +159,7 @@ export class MeteredChatModel<
     // Without a run manager (plain `streamEvents()`), the call is its own run: it gets its own budget.
     const scope = this.budget.open(runManager, this.request(messages, options), { standalone: !runManager });
     const seen = new StreamTally();
-    const events = super._streamChatModelEvents(messages, scope.withSignal(options), runManager);
+    const events = this.modelEvents(scope, messages, options, runManager);
     for await (const event of scope.guardEach(events)) {
       await scope.observe(seen.addEvent(event));
       if (event.event !== "message-finish") {
@@ -166,6 +175,45 @@ export class MeteredChatModel<
         responseMetadata: { ...event.responseMetadata, cost: priced.cost },
       };
     }
+  }
+
+  /**
+   * The delegate (Chat Completions or Responses) a call goes to. Under a hard cap the call gets its own
+   * max tokens: a per-call view of the delegate, so concurrent calls on one model don't share the setting.
+   */
+  private delegate(options: this["ParsedCallOptions"], maxTokens: number | undefined): ChatOpenAICompletions | ChatOpenAIResponses {
+    const delegate = this._useResponsesApi(options) ? this.responses : this.completions;
+    if (maxTokens === undefined) return delegate;
+    const view = Object.create(delegate) as typeof delegate;
+    view.maxTokens = maxTokens;
+    return view;
+  }
+
+  private async *streamChunks(
+    scope: BudgetScope,
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager: CallbackManagerForLLMRun | undefined,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const delegate = this.delegate(options, await scope.reserve(this.outputLimits()));
+    yield* delegate._streamResponseChunks(messages, scope.withSignal(this._combineCallOptions(options)), runManager);
+  }
+
+  private async *modelEvents(
+    scope: BudgetScope,
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager: CallbackManagerForLLMRun | undefined,
+  ): AsyncGenerator<ChatModelStreamEvent> {
+    const delegate = this.delegate(options, await scope.reserve(this.outputLimits()));
+    yield* delegate._streamChatModelEvents(messages, scope.withSignal(this._combineCallOptions(options)), runManager);
+  }
+
+  /** What bounds a call's output: its own max tokens (-1 means none), the model's maximum, and `n`. */
+  private outputLimits() {
+    const requested = this.maxTokens === undefined || this.maxTokens < 0 ? undefined : this.maxTokens;
+    const modelMax = (this.profile as { maxOutputTokens?: number }).maxOutputTokens;
+    return { requestedMaxTokens: requested, modelMaxOutputTokens: modelMax, choices: this.n ?? 1 };
   }
 
   /** Marks this model's runs, so a budget's callbacks leave its calls to it (it reports them itself). */

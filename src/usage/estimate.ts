@@ -44,6 +44,19 @@ export function contentText(content: BaseMessage["content"]): string {
     .join("");
 }
 
+/**
+ * An image's worst-case input tokens: OpenAI's high-detail formula tops out at 1,105 tokens for gpt-4o-class
+ * models (85 + 170 per 512px tile, 6 tiles); the -mini models count images about 33 times higher.
+ */
+function imageTokens(model: string): number {
+  return /mini/.test(model) ? 36_835 : 1_105;
+}
+
+function countImages(content: BaseMessage["content"]): number {
+  if (typeof content === "string") return 0;
+  return content.filter((part) => typeof part === "object" && /image/.test(String((part as { type?: unknown }).type))).length;
+}
+
 // OpenAI's documented chat overhead: 3 tokens per message, 1 per name, 3 to prime the reply.
 const PER_MESSAGE = 3;
 const PER_NAME = 1;
@@ -56,6 +69,7 @@ export async function countInputTokens(messages: readonly BaseMessage[], model: 
   for (const message of messages) {
     total += PER_MESSAGE + encoder.encode(message.getType()).length + encoder.encode(contentText(message.content)).length;
     if (message.name) total += PER_NAME + encoder.encode(message.name).length;
+    total += countImages(message.content) * imageTokens(model);
     const toolCalls = (message as { tool_calls?: unknown[] }).tool_calls;
     if (toolCalls?.length) total += encoder.encode(JSON.stringify(toolCalls)).length;
   }
