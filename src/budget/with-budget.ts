@@ -1,0 +1,85 @@
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import type { CallbackManager, Callbacks } from "@langchain/core/callbacks/manager";
+import { Runnable, type RunnableConfig } from "@langchain/core/runnables";
+import { isAbortError } from "./abort.js";
+import { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget-handler.js";
+
+/**
+ * Wraps a runnable (a chain, a graph, an agent, a model) so that every invocation gets a fresh budget:
+ * its own `BudgetCallbackHandler`, whose signal is merged with the caller's, and whose aborts surface as the
+ * `BudgetExceededError`. For budgeting a scope made of any chat models, not only `MeteredChatModel`s.
+ *
+ * @example
+ * ```ts
+ * const agent = withBudget(createAgent({ model, tools }), { limitUsd: 0.5, hardCap: true });
+ * await agent.invoke({ messages }); // at most $0.50, per invocation
+ * ```
+ */
+export function withBudget<RunInput, RunOutput, CallOptions extends RunnableConfig = RunnableConfig>(
+  runnable: Runnable<RunInput, RunOutput, CallOptions>,
+  options: BudgetCallbackHandlerOptions = {},
+): Runnable<RunInput, RunOutput, CallOptions> {
+  new BudgetCallbackHandler(options); // validate now, not at the first invocation
+  return new BudgetedRunnable(runnable, options);
+}
+
+class BudgetedRunnable<RunInput, RunOutput, CallOptions extends RunnableConfig> extends Runnable<
+  RunInput,
+  RunOutput,
+  CallOptions
+> {
+  lc_namespace = ["langchain_metered", "budget"];
+
+  constructor(
+    private readonly bound: Runnable<RunInput, RunOutput, CallOptions>,
+    private readonly options: BudgetCallbackHandlerOptions,
+  ) {
+    super();
+  }
+
+  static lc_name() {
+    return "BudgetedRunnable";
+  }
+
+  override async invoke(input: RunInput, config?: Partial<CallOptions>): Promise<RunOutput> {
+    const budget = new BudgetCallbackHandler(this.options);
+    try {
+      return await this.bound.invoke(input, budgeted(config, budget));
+    } catch (error) {
+      throw budgetErrorOr(error, budget);
+    }
+  }
+
+  override async *_streamIterator(input: RunInput, config?: Partial<CallOptions>): AsyncGenerator<RunOutput> {
+    const budget = new BudgetCallbackHandler(this.options);
+    try {
+      yield* await this.bound.stream(input, budgeted(config, budget));
+    } catch (error) {
+      throw budgetErrorOr(error, budget);
+    }
+  }
+}
+
+/** The caller's config with this invocation's budget in place of any other budget, and its signal merged in. */
+function budgeted<T extends RunnableConfig>(config: Partial<T> | undefined, budget: BudgetCallbackHandler): Partial<T> {
+  const signal = config?.signal ? AbortSignal.any([config.signal, budget.signal]) : budget.signal;
+  return { ...config, callbacks: replaceBudget(config?.callbacks, budget), signal } as Partial<T>;
+}
+
+function replaceBudget(callbacks: Callbacks | undefined, budget: BudgetCallbackHandler): Callbacks {
+  if (!callbacks) return [budget];
+  if (Array.isArray(callbacks)) {
+    return [...callbacks.filter((h) => !BudgetCallbackHandler.isBudgetHandler(h)), budget];
+  }
+  const manager = (callbacks as CallbackManager).copy();
+  for (const handler of manager.handlers) {
+    if (BudgetCallbackHandler.isBudgetHandler(handler)) manager.removeHandler(handler);
+  }
+  manager.addHandler(budget as BaseCallbackHandler, true);
+  return manager;
+}
+
+function budgetErrorOr(error: unknown, budget: BudgetCallbackHandler): unknown {
+  return budget.signal.aborted && isAbortError(error) ? budget.signal.reason : error;
+}
+
