@@ -46,6 +46,8 @@ export interface BudgetedCall {
   metered: boolean;
   /** Under a hard cap: what was planned and reserved before the call was sent. */
   plan?: CallPlan;
+  /** Settled or released: nothing more is counted for it. */
+  done?: boolean;
   /** Text received so far on a stream, and its UTF-8 size (an upper bound on its token count). */
   streamed: string;
   streamedBytes: number;
@@ -194,8 +196,9 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
   }
 
   /** @internal Records a priced call; throws `BudgetExceededError` once the spend crosses the limit. */
-  settle(priced: PricedCall, call: Pick<BudgetedCall, "runId" | "parentRunId" | "plan">): CostRecord {
+  settle(priced: PricedCall, call: Pick<BudgetedCall, "runId" | "parentRunId" | "plan" | "done">): CostRecord {
     if (call.runId) this.inFlight.delete(call.runId);
+    call.done = true;
     const plan = call.plan;
     call.plan = undefined; // settled once, even if a stream is priced again when it closes
     const crossed = plan ? this.ledger.settle(plan.reservedNano, priced.cost.nanoUsd) : this.ledger.charge(priced.cost.nanoUsd);
@@ -220,13 +223,14 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     if (call.runId) this.inFlight.delete(call.runId);
     if (call.plan) this.ledger.release(call.plan.reservedNano);
     call.plan = undefined;
+    call.done = true;
   }
 
   /** @internal Settles a call cut short by an abort with what it received (it was paid for as far as it got). */
   async settleCutShort(call: BudgetedCall): Promise<void> {
-    if (call.runId && !this.inFlight.has(call.runId)) return;
+    if (call.done) return;
     const partial = await this.pricePartial(call);
-    if (!partial) return;
+    if (!partial || call.done) return this.release(call);
     try {
       this.settle(partial, call);
     } catch {

@@ -1,8 +1,7 @@
-import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import type { CallbackManager, Callbacks } from "@langchain/core/callbacks/manager";
 import { Runnable, type RunnableConfig } from "@langchain/core/runnables";
 import { isAbortError } from "./abort.js";
 import { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget-handler.js";
+import { replaceBudget } from "./callbacks.js";
 
 /**
  * Wraps a runnable (a chain, a graph, an agent, a model) so that every invocation gets a fresh budget:
@@ -28,7 +27,7 @@ class BudgetedRunnable<RunInput, RunOutput, CallOptions extends RunnableConfig> 
   RunOutput,
   CallOptions
 > {
-  lc_namespace = ["langchain_metered", "budget"];
+  override lc_namespace = ["langchain_metered", "budget"];
 
   constructor(
     private readonly bound: Runnable<RunInput, RunOutput, CallOptions>,
@@ -37,7 +36,7 @@ class BudgetedRunnable<RunInput, RunOutput, CallOptions extends RunnableConfig> 
     super();
   }
 
-  static lc_name() {
+  static override lc_name() {
     return "BudgetedRunnable";
   }
 
@@ -64,19 +63,6 @@ class BudgetedRunnable<RunInput, RunOutput, CallOptions extends RunnableConfig> 
 function budgeted<T extends RunnableConfig>(config: Partial<T> | undefined, budget: BudgetCallbackHandler): Partial<T> {
   const signal = config?.signal ? AbortSignal.any([config.signal, budget.signal]) : budget.signal;
   return { ...config, callbacks: replaceBudget(config?.callbacks, budget), signal } as Partial<T>;
-}
-
-function replaceBudget(callbacks: Callbacks | undefined, budget: BudgetCallbackHandler): Callbacks {
-  if (!callbacks) return [budget];
-  if (Array.isArray(callbacks)) {
-    return [...callbacks.filter((h) => !BudgetCallbackHandler.isBudgetHandler(h)), budget];
-  }
-  const manager = (callbacks as CallbackManager).copy();
-  for (const handler of manager.handlers) {
-    if (BudgetCallbackHandler.isBudgetHandler(handler)) manager.removeHandler(handler);
-  }
-  manager.addHandler(budget as BaseCallbackHandler, true);
-  return manager;
 }
 
 function budgetErrorOr(error: unknown, budget: BudgetCallbackHandler): unknown {

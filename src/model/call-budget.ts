@@ -1,8 +1,11 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import type { BaseMessage } from "@langchain/core/messages";
 import { isAbortError } from "../budget/abort.js";
 import { type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
+import { findBudget } from "../budget/callbacks.js";
 import { BudgetExceededError } from "../budget/errors.js";
+import { RunBudgetHandler } from "../budget/run-budget.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import type { PricedCall } from "../pricing/price-call.js";
 
@@ -27,6 +30,17 @@ export interface CallRequest {
   model: string;
   provider: string | undefined;
   tools: unknown;
+  /** A budget handed over outside the callbacks (plain `streamEvents()` drops the run's callbacks). */
+  budget?: BudgetCallbackHandler | undefined;
+}
+
+/**
+ * The budget of the run LangChain is executing, when a call gets no run manager of its own (LangGraph's
+ * v3 event streaming calls the model that way).
+ */
+function contextBudget(): BudgetCallbackHandler | undefined {
+  const callbacks = AsyncLocalStorageProviderSingleton.getRunnableConfig()?.callbacks;
+  return findBudget(callbacks);
 }
 
 /**
@@ -56,7 +70,9 @@ export class CallBudget {
    * is spent. `standalone`: the call is its own run (`streamEvents()` without callbacks).
    */
   open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, { standalone = false } = {}): BudgetScope {
-    const attached = runManager?.handlers.find(BudgetCallbackHandler.isBudgetHandler);
+    const attached = runManager
+      ? runManager.handlers.find(BudgetCallbackHandler.isBudgetHandler)
+      : (request.budget ?? contextBudget());
     let handler: BudgetCallbackHandler;
     if (attached) {
       if (this.limitUsd !== undefined) attached.adopt(this.limitUsd, { hardCap: this.hardCap });
@@ -68,6 +84,14 @@ export class CallBudget {
     }
     const call = handler.begin(runManager?.runId, { ...request, parentRunId: runManager?.parentRunId, metered: true });
     return new BudgetScope(handler, call);
+  }
+
+  /** A fresh run budget of this model's limit, for runs LangChain splits up (`batch` makes each input a root run). */
+  runBudget(): RunBudgetHandler | undefined {
+    if (this.limitUsd === undefined) return undefined;
+    const budget = new RunBudgetHandler({ prices: this.prices });
+    budget.adopt(this.limitUsd, { hardCap: this.hardCap });
+    return budget;
   }
 
   private handler(scope: string): BudgetCallbackHandler {
@@ -128,6 +152,16 @@ export class BudgetScope {
   async reserve(limits: Parameters<BudgetCallbackHandler["reserve"]>[1]): Promise<number | undefined> {
     if (!this.handler || !this.call) return undefined;
     return (await this.handler.reserve(this.call, limits))?.maxTokens;
+  }
+
+  /**
+   * Ends a call that stopped without a priced response (the consumer stopped reading, or it failed): what
+   * it received is counted, a call that received nothing is released. Never throws.
+   */
+  async cutShort(received: boolean): Promise<void> {
+    if (!this.handler || !this.call) return;
+    if (received) await this.handler.settleCutShort(this.call);
+    else this.handler.release(this.call);
   }
 
   /** Counts streamed text; throws once the stream's cost so far crosses the limit. */

@@ -1,5 +1,7 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import type { BaseLanguageModelInput } from "@langchain/core/language_models/base";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
+import type { RunnableBatchOptions, RunnableConfig } from "@langchain/core/runnables";
 import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import {
@@ -14,7 +16,8 @@ import { type PriceCatalog, catalogFor } from "../pricing/catalog.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import { type CallOutcome, hasUsage, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
 import { contentText, encoderFor } from "../usage/estimate.js";
-import { METERED_METADATA_KEY, toolCallText } from "../budget/budget-handler.js";
+import { type BudgetCallbackHandler, METERED_METADATA_KEY, toolCallText } from "../budget/budget-handler.js";
+import { findBudget, replaceBudget } from "../budget/callbacks.js";
 import { type BudgetOption, CallBudget, type BudgetScope, type CallRequest } from "./call-budget.js";
 
 /** Options `MeteredChatModel` adds to ChatOpenAI's. */
@@ -57,6 +60,7 @@ export class MeteredChatModel<
   private readonly provider = "openai";
   private readonly onCost: MeteringFields["onCost"];
   private readonly budget: CallBudget;
+  private onCostFailed = false;
 
   constructor(model: ModelName, fields?: Omit<MeteredChatModelFields, "model">);
   constructor(fields?: MeteredChatModelFields);
@@ -141,13 +145,7 @@ export class MeteredChatModel<
         });
       }
     } finally {
-      // A stream cut short (abort, consumer break, error) was still paid for: report what it received.
-      if (!priced) {
-        void this.price(seen.outcome(messages, options.tools)).then(
-          (partial) => this.report(partial, runManager),
-          () => {},
-        );
-      }
+      if (!priced) await this.cutShort(scope, seen, messages, options, runManager);
     }
   }
 
@@ -159,21 +157,85 @@ export class MeteredChatModel<
     // Without a run manager (plain `streamEvents()`), the call is its own run: it gets its own budget.
     const scope = this.budget.open(runManager, this.request(messages, options), { standalone: !runManager });
     const seen = new StreamTally();
-    const events = this.modelEvents(scope, messages, options, runManager);
-    for await (const event of scope.guardEach(events)) {
-      await scope.observe(seen.addEvent(event));
-      if (event.event !== "message-finish") {
-        yield event;
-        continue;
+    let priced: PricedCall | undefined;
+    try {
+      const events = this.modelEvents(scope, messages, options, runManager);
+      for await (const event of scope.guardEach(events)) {
+        await scope.observe(seen.addEvent(event));
+        if (event.event !== "message-finish") {
+          yield event;
+          continue;
+        }
+        priced = await this.price(seen.outcome(messages, options.tools, seen.usage));
+        this.report(priced, runManager);
+        scope.settle(priced);
+        yield {
+          ...event,
+          ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
+          responseMetadata: { ...event.responseMetadata, cost: priced.cost },
+        };
       }
-      const priced = await this.price(seen.outcome(messages, options.tools, seen.usage));
-      this.report(priced, runManager);
-      scope.settle(priced);
-      yield {
-        ...event,
-        ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
-        responseMetadata: { ...event.responseMetadata, cost: priced.cost },
-      };
+    } finally {
+      if (!priced) await this.cutShort(scope, seen, messages, options, runManager);
+    }
+  }
+
+  /** Runs LangChain splits into one root run per input still share one budget, as one run would. */
+  override async batch(
+    inputs: BaseLanguageModelInput[],
+    options?: Partial<CallOptions> | Partial<CallOptions>[],
+    batchOptions?: RunnableBatchOptions & { returnExceptions?: false },
+  ): Promise<AIMessageChunk[]>;
+  override async batch(
+    inputs: BaseLanguageModelInput[],
+    options?: Partial<CallOptions> | Partial<CallOptions>[],
+    batchOptions?: RunnableBatchOptions & { returnExceptions: true },
+  ): Promise<(AIMessageChunk | Error)[]>;
+  override async batch(
+    inputs: BaseLanguageModelInput[],
+    options?: Partial<CallOptions> | Partial<CallOptions>[],
+    batchOptions?: RunnableBatchOptions,
+  ): Promise<(AIMessageChunk | Error)[]>;
+  override async batch(
+    inputs: BaseLanguageModelInput[],
+    options?: Partial<CallOptions> | Partial<CallOptions>[],
+    batchOptions?: RunnableBatchOptions,
+  ): Promise<(AIMessageChunk | Error)[]> {
+    const list: Partial<CallOptions>[] = Array.isArray(options) ? options : inputs.map(() => options ?? {});
+    const shared = list.some((config) => findBudget(config.callbacks)) ? undefined : this.budget.runBudget();
+    const configs = shared
+      ? list.map((config) => ({ ...config, callbacks: replaceBudget(config.callbacks, shared) }) as Partial<CallOptions>)
+      : options;
+    return super.batch(inputs, configs, batchOptions);
+  }
+
+  /** Plain `streamEvents()` drops the run's callbacks before the call: carry a budget among them across. */
+  protected override _separateRunnableConfigFromCallOptionsCompat(
+    options?: Partial<CallOptions>,
+  ): [RunnableConfig, this["ParsedCallOptions"]] {
+    const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
+    const budget = findBudget(config.callbacks);
+    if (budget) (callOptions as CarriedBudget)[CARRIED_BUDGET] = budget;
+    return [config, callOptions];
+  }
+
+  /**
+   * A stream that ended without a priced response (the consumer stopped reading, an abort, an error): the
+   * budget counts what it received (or releases it if nothing came), and `onCost` hears of a paid part.
+   */
+  private async cutShort(
+    scope: BudgetScope,
+    seen: StreamTally,
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager: CallbackManagerForLLMRun | undefined,
+  ): Promise<void> {
+    await scope.cutShort(seen.received);
+    if (!seen.received) return;
+    try {
+      this.report(await this.price(seen.outcome(messages, options.tools)), runManager);
+    } catch {
+      // Pricing a partial answer must not hide why the stream ended.
     }
   }
 
@@ -222,7 +284,8 @@ export class MeteredChatModel<
   }
 
   private request(messages: BaseMessage[], options: this["ParsedCallOptions"]): CallRequest {
-    return { messages, model: this.model, provider: this.provider, tools: options.tools };
+    const budget = (options as CarriedBudget)[CARRIED_BUDGET];
+    return { messages, model: this.model, provider: this.provider, tools: options.tools, budget };
   }
 
   private price(outcome: Omit<CallOutcome, "model" | "provider"> & { model?: string | undefined }): Promise<PricedCall> {
@@ -231,7 +294,8 @@ export class MeteredChatModel<
   }
 
   private report(priced: PricedCall, runManager: CallbackManagerForLLMRun | undefined): void {
-    this.onCost?.({
+    if (!this.onCost) return;
+    const record: CostRecord = {
       runId: runManager?.runId,
       parentRunId: runManager?.parentRunId,
       model: priced.cost.model,
@@ -240,9 +304,19 @@ export class MeteredChatModel<
       cost: priced.cost,
       estimated: priced.cost.estimated,
       at: new Date(),
-    });
+    };
+    try {
+      this.onCost(record);
+    } catch (error) {
+      // The call was paid for and succeeded: a failing observer must not lose its answer.
+      if (!this.onCostFailed) console.warn("langchain-metered: onCost threw; the call's answer is kept.", error);
+      this.onCostFailed = true;
+    }
   }
 }
+
+const CARRIED_BUDGET = Symbol("langchain-metered.budget");
+type CarriedBudget = { [CARRIED_BUDGET]?: BudgetCallbackHandler };
 
 function toUsageMetadata({ usage }: PricedCall): UsageMetadata {
   return {
@@ -255,11 +329,14 @@ function toUsageMetadata({ usage }: PricedCall): UsageMetadata {
 /** What a stream has delivered so far: enough to price it, or to estimate it when usage never comes. */
 class StreamTally {
   private text = "";
+  /** Whether anything at all arrived. */
+  received = false;
   private servedModel: string | undefined;
   usage: Partial<UsageMetadata> | undefined;
 
   /** Takes in a chunk; returns the text it added. */
   add(message: BaseMessage, generationModel?: unknown): string {
+    this.received = true;
     const text = contentText(message.content) + toolCallText(message);
     this.text += text;
     const named = servedModelOf(message) ?? (typeof generationModel === "string" ? generationModel : undefined);
@@ -269,6 +346,7 @@ class StreamTally {
 
   /** Takes in an event; returns the text it added. */
   addEvent(event: ChatModelStreamEvent): string {
+    this.received = true;
     let text = "";
     if (event.event === "content-block-delta") {
       const delta = event.delta as { text?: unknown; reasoning?: unknown; args?: unknown };

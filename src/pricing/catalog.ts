@@ -7,6 +7,9 @@ import { genaiProviderId } from "./providers.js";
 /** Where a price came from: the `prices` option, or the genai-prices release bundled with the package. */
 export type PriceSource = "override" | `genai-prices@${string}`;
 
+/** A dated snapshot suffix: -2025-01-01, -20250101, or -0613. */
+const DATED_SNAPSHOT = /-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$/;
+
 /** @internal A resolved price for one call. */
 export interface PriceQuote {
   /** The model id the price belongs to (the override key, or genai-prices' id). */
@@ -51,12 +54,13 @@ export class PriceCatalog {
   private findOverride(model: string): [string, CompiledPrice] | undefined {
     const exact = this.overrides.get(model);
     if (exact) return [model, exact];
-    // A dated snapshot ("my-model-2025-01-01") takes its family's price; the longest key wins.
-    let best: [string, CompiledPrice] | undefined;
-    for (const [name, price] of this.overrides) {
-      if (model.startsWith(`${name}-`) && (!best || name.length > best[0].length)) best = [name, price];
-    }
-    return best;
+    // A dated snapshot ("my-model-2025-01-01", "my-model-0613") takes its family's price; nothing else does,
+    // so an override of "gpt-4o" leaves "gpt-4o-mini" alone.
+    const snapshot = DATED_SNAPSHOT.exec(model);
+    if (!snapshot) return undefined;
+    const family = model.slice(0, snapshot.index);
+    const price = this.overrides.get(family);
+    return price ? [family, price] : undefined;
   }
 }
 

@@ -34,9 +34,7 @@ export function parsePriceOverrides(input: unknown): PriceOverrides {
   if (result.success) return result.data as PriceOverrides;
   throw new PriceOverrideError(
     result.error.issues.map((issue) => {
-      const path = ["prices", ...issue.path.map(String)]
-        .map((part, i) => (i === 0 ? part : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`))
-        .join("");
+      const path = `prices${issue.path.map(pathPart).join("")}`;
       const hint = issue.code === "unrecognized_keys" ? suggest(issue.keys) : "";
       return `${path}: ${issue.message}${hint}`;
     }),
@@ -48,10 +46,20 @@ const PRICE_KEYS = Object.keys(modelPrice.shape);
 /** "; did you mean `cacheRead`?" for a key one or two edits away from a known one. */
 function suggest(keys: readonly string[]): string {
   const hints = keys.flatMap((key) => {
-    const match = PRICE_KEYS.find((known) => editDistance(key.toLowerCase(), known.toLowerCase()) <= 2);
-    return match ? [`\`${match}\``] : [];
+    const ranked = PRICE_KEYS.map((known) => ({ known, distance: editDistance(key, known) })).sort(
+      (a, b) => a.distance - b.distance,
+    );
+    const best = ranked[0];
+    return best && best.distance <= 2 ? [`\`${best.known}\``] : [];
   });
   return hints.length ? `; did you mean ${hints.join(", ")}?` : "";
+}
+
+/** `.key`, `["my-model"]` or `[0]`, as the path would be written in code. */
+function pathPart(part: PropertyKey): string {
+  if (typeof part === "number") return `[${part}]`;
+  const key = String(part);
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
 function editDistance(a: string, b: string): number {
