@@ -5,7 +5,8 @@ registerRunBudget();
 
 export { MeteredError } from "./errors.js";
 export { MeteredChatModel, type MeteredChatModelFields, type MeteringFields } from "./model/metered-chat-model.js";
-export type { BudgetOption } from "./model/call-budget.js";
+export { meter, MeteredModel, type MeterOptions } from "./model/meter.js";
+export type { BudgetOption, DowngradeOption } from "./model/call-budget.js";
 export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget/budget-handler.js";
 export { BudgetExceededError, type BudgetStop } from "./budget/errors.js";
 export { RUN_BUDGET_ENV } from "./budget/run-budget.js";
@@ -14,7 +15,16 @@ export type { BudgetDecision, BudgetView } from "./budget/cost-record.js";
 export { DEFAULT_MAX_OUTPUT_TOKENS, type CallPlan } from "./budget/hard-cap.js";
 export { INPUT_SAFETY_MARGIN, MIN_USEFUL_OUTPUT_TOKENS } from "./budget/worst-case.js";
 export type { CostRecord } from "./budget/cost-record.js";
-export { priceUsage, type Cost, type PriceUsageOptions } from "./pricing/price-usage.js";
+export { priceUsage, type Cost, type CostSource, type PriceUsageOptions } from "./pricing/price-usage.js";
+export { LITELLM_COST_HEADER } from "./pricing/reported-cost.js";
+export { providerFromBaseUrl } from "./pricing/providers.js";
+export {
+  refreshPrices,
+  type PriceDataStore,
+  type PriceRefresher,
+  type RefreshPricesOptions,
+  type StoredPriceData,
+} from "./pricing/price-refresh.js";
 export type { CostKey } from "./pricing/cost.js";
 export type { PriceSource } from "./pricing/catalog.js";
 export type { ModelPrice, Rate } from "./pricing/model-price.js";
@@ -22,3 +32,4 @@ export type { PriceOverrides } from "./pricing/overrides.js";
 export { UnknownModelPriceError, PriceOverrideError } from "./pricing/errors.js";
 export { GENAI_PRICES_VERSION } from "./pricing/genai-prices.js";
 export { normalizeUsage, type Usage } from "./usage/usage.js";
+export type { UsageFamily } from "./usage/providers.js";

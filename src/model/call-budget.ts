@@ -1,5 +1,6 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseMessage } from "@langchain/core/messages";
 import { isAbortError } from "../budget/abort.js";
 import { type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
@@ -11,9 +12,22 @@ import type { PricedCall } from "../pricing/price-call.js";
 
 /**
  * A model's `budget` option: a per-run limit in USD (default 2), optionally a hard cap that the run can't
- * cross (see `BudgetCallbackHandlerOptions.hardCap`), or `false` to meter without a limit.
+ * cross (see `BudgetCallbackHandlerOptions.hardCap`) and a downgrade once the run has spent a fraction of
+ * its limit (see {@link DowngradeOption}), or `false` to meter without a limit.
  */
-export type BudgetOption = { limitUsd?: number; hardCap?: boolean } | false;
+export type BudgetOption = { limitUsd?: number; hardCap?: boolean; downgrade?: DowngradeOption } | false;
+
+/**
+ * Where a run's later calls go once it has spent `atFraction` of its limit: `to` is a model name on the
+ * same API (same provider, same settings) or any LangChain chat model (another provider: a hot swap).
+ * Bound tools, tool choice and structured-output settings carry over.
+ */
+export interface DowngradeOption {
+  /** The share of the run's limit (0–1) from which calls are downgraded, e.g. 0.8. */
+  atFraction: number;
+  /** A model name on the same API, or a chat model instance. */
+  to: string | BaseChatModel;
+}
 
 const DEFAULT_LIMIT_USD = 2;
 
@@ -66,24 +80,34 @@ export class CallBudget {
   }
 
   /**
-   * Finds the call's budget and begins the call on it, refusing it before anything is sent when the budget
-   * is spent. `standalone`: the call is its own run (`streamEvents()` without callbacks).
+   * Finds the budget a call runs under (the run's handler, one handed over outside the callbacks, or this
+   * model's fallback) without beginning the call: its spend decides a downgrade before the call is named.
+   * `standalone`: the call is its own run (`streamEvents()` without callbacks).
    */
-  open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, { standalone = false } = {}): BudgetScope {
-    const attached = runManager
-      ? runManager.handlers.find(BudgetCallbackHandler.isBudgetHandler)
-      : (request.budget ?? contextBudget());
-    let handler: BudgetCallbackHandler;
+  locate(
+    runManager: CallbackManagerForLLMRun | undefined,
+    carried: BudgetCallbackHandler | undefined,
+    { standalone = false } = {},
+  ): BudgetCallbackHandler | undefined {
+    const attached = runManager ? runManager.handlers.find(BudgetCallbackHandler.isBudgetHandler) : (carried ?? contextBudget());
     if (attached) {
       if (this.limitUsd !== undefined) attached.adopt(this.limitUsd, { hardCap: this.hardCap });
-      handler = attached;
-    } else if (this.limitUsd === undefined) {
-      return NO_BUDGET;
-    } else {
-      handler = standalone ? this.handler("call") : this.fallbackHandler();
+      return attached;
     }
+    if (this.limitUsd === undefined) return undefined;
+    return standalone ? this.handler("call") : this.fallbackHandler();
+  }
+
+  /** Begins the call on the budget `locate` found, refusing it before anything is sent when the budget is spent. */
+  begin(handler: BudgetCallbackHandler | undefined, runManager: CallbackManagerForLLMRun | undefined, request: CallRequest): BudgetScope {
+    if (!handler) return NO_BUDGET;
     const call = handler.begin(runManager?.runId, { ...request, parentRunId: runManager?.parentRunId, metered: true });
     return new BudgetScope(handler, call);
+  }
+
+  /** `locate` then `begin`. */
+  open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, options: { standalone?: boolean } = {}): BudgetScope {
+    return this.begin(this.locate(runManager, request.budget, options), runManager, request);
   }
 
   /** A fresh run budget of this model's limit, for runs LangChain splits up (`batch` makes each input a root run). */
@@ -122,6 +146,13 @@ export class BudgetScope {
     private readonly handler: BudgetCallbackHandler | undefined,
     private readonly call: BudgetedCall | undefined,
   ) {}
+
+  /** The share of its limit the budget had spent when the call began (0 without a finite limit). */
+  static spentFraction(handler: BudgetCallbackHandler | undefined): number {
+    const limit = handler?.limitUsd;
+    if (!handler || limit === undefined || !Number.isFinite(limit)) return 0;
+    return limit > 0 ? handler.spentUsd / limit : 1;
+  }
 
   /** The call's options with the budget's signal merged in, so crossing the limit aborts it in flight. */
   withSignal<T extends { signal?: AbortSignal }>(options: T): T {

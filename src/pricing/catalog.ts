@@ -1,10 +1,13 @@
 import { UnknownModelPriceError } from "./errors.js";
-import { GENAI_PRICES_VERSION, lookupGenaiPrice } from "./genai-prices.js";
+import { genaiPriceSource, lookupGenaiPrice } from "./genai-prices.js";
 import { type CompiledPrice, compilePrice } from "./model-price.js";
 import { parsePriceOverrides, type PriceOverrides } from "./overrides.js";
 import { genaiProviderId } from "./providers.js";
 
-/** Where a price came from: the `prices` option, or the genai-prices release bundled with the package. */
+/**
+ * Where a price came from: the `prices` option, the genai-prices release bundled with the package
+ * (`genai-prices@0.1.8`), or data refreshed at run time (`genai-prices@0.1.8+data-<version>`, see `refreshPrices`).
+ */
 export type PriceSource = "override" | `genai-prices@${string}`;
 
 /** A dated snapshot suffix: -2025-01-01, -20250101, or -0613. */
@@ -33,14 +36,14 @@ export class PriceCatalog {
   /** The price for `model`, or `undefined` when nothing prices it. */
   find(model: string, provider?: string, at: Date = new Date()): PriceQuote | undefined {
     const override = this.findOverride(model.toLowerCase());
-    if (override) return { pricedAs: override[0], provider, price: override[1], source: "override" };
+    if (override) return { pricedAs: override[0], provider: genaiProviderId(provider), price: override[1], source: "override" };
     const found = lookupGenaiPrice(model, genaiProviderId(provider), at);
     if (!found) return undefined;
     return {
       pricedAs: found.model,
-      provider: provider ?? found.provider,
+      provider: found.provider,
       price: found.price,
-      source: `genai-prices@${GENAI_PRICES_VERSION}`,
+      source: genaiPriceSource(),
     };
   }
 

@@ -1,8 +1,32 @@
 import { calcPrice, type ModelInfo, type ModelPrice as GenaiModelPrice, type Provider } from "@pydantic/genai-prices";
 import { type CompiledPrice, compilePrice, type ModelPrice, type Rate } from "./model-price.js";
+import { clearProviderUrlCache } from "./providers.js";
 
 /** The genai-prices release whose bundled data prices calls; pinned exactly in package.json. */
 export const GENAI_PRICES_VERSION = "0.1.8";
+
+/** Where genai-prices' prices come from: its bundled data, or data refreshed at run time (`refreshPrices`). */
+export type GenaiPriceSource = `genai-prices@${string}`;
+
+let source: GenaiPriceSource = `genai-prices@${GENAI_PRICES_VERSION}`;
+let beforeLookup: (() => void) | undefined;
+
+/** @internal The price data in use: the bundled release, or `genai-prices@0.1.8+data-<version>` once refreshed. */
+export function genaiPriceSource(): GenaiPriceSource {
+  return source;
+}
+
+/** @internal Records that genai-prices' data was replaced, and drops everything resolved from the old data. */
+export function genaiPriceDataChanged(version: string): void {
+  source = `genai-prices@${GENAI_PRICES_VERSION}+data-${version}`;
+  clearGenaiPriceCache();
+  clearProviderUrlCache();
+}
+
+/** @internal Runs `hook` before every lookup (a refresher checks its data's age there); `undefined` removes it. */
+export function setBeforeGenaiLookup(hook: (() => void) | undefined): void {
+  beforeLookup = hook;
+}
 
 /** @internal A model and provider as genai-prices knows them, with the price in force at a date. */
 export interface GenaiPrice {
@@ -31,6 +55,7 @@ export function clearGenaiPriceCache(): void {
  * provider is inferred from the model name.
  */
 export function lookupGenaiPrice(model: string, providerId: string | undefined, at: Date): GenaiPrice | undefined {
+  beforeLookup?.();
   const key = `${providerId ?? ""}\u0000${model}`;
   let resolution = resolutions.get(key);
   if (resolution === undefined) {

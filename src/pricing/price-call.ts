@@ -1,8 +1,10 @@
 import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import { estimateUsage } from "../usage/estimate.js";
-import { normalizeUsage, type Usage } from "../usage/usage.js";
+import { usageContract } from "../usage/providers.js";
+import type { Usage } from "../usage/usage.js";
 import type { PriceCatalog } from "./catalog.js";
-import { type Cost, costFromQuote } from "./price-usage.js";
+import { type Cost, type CostSource, costFromQuote, withReportedCost } from "./price-usage.js";
+import { reportedCostOf } from "./reported-cost.js";
 
 /** @internal What one chat-model call produced, as far as pricing it is concerned. */
 export interface CallOutcome {
@@ -12,11 +14,19 @@ export interface CallOutcome {
   reply?: BaseMessage | undefined;
   /** The response's `usage_metadata`; `undefined` when it carried none. */
   usage?: Partial<UsageMetadata> | undefined;
+  /** The provider's raw usage (`response_metadata.usage`), when it isn't on `reply` (a stream's chunks). */
+  rawUsage?: Readonly<Record<string, unknown>> | undefined;
   /** The model the response names (a dated snapshot), else the configured one. */
   model: string;
   provider: string | undefined;
   /** Tool definitions sent with the request (they count as input). */
   tools?: unknown;
+  /** The cost the endpoint stated itself, if any (when not in the raw usage, e.g. a LiteLLM header). */
+  reportedUsd?: number | undefined;
+  /** Which cost counts when one was reported. Default "ours". */
+  costSource?: CostSource | undefined;
+  /** The model the call was meant for, when a budget downgrade served it with `model`. */
+  downgradedFrom?: string | undefined;
 }
 
 /** @internal A priced call: its normalized usage and its cost. */
@@ -26,16 +36,37 @@ export interface PricedCall {
 }
 
 /**
- * @internal Prices a call: reads its usage, or estimates it locally when the response has none, and applies
- * the price of the model the response names. Throws `UnknownModelPriceError` rather than price it at $0.
+ * @internal Prices a call: reads its usage under its provider's contract (lifting what the provider
+ * package left in the raw usage), or estimates it locally when the response has none, and applies the
+ * price of the model the response names. Throws `UnknownModelPriceError` rather than price it at $0.
  */
 export async function priceCall(catalog: PriceCatalog, outcome: CallOutcome, at: Date = new Date()): Promise<PricedCall> {
   const quote = catalog.get(outcome.model, outcome.provider, at);
   const estimated = !hasUsage(outcome.usage);
+  const raw = outcome.rawUsage ?? rawUsageOf(outcome.reply);
   const usage = estimated
     ? await estimateUsage(outcome.messages, outcome.reply, outcome.model, outcome.tools)
-    : normalizeUsage(outcome.usage);
-  return { usage, cost: costFromQuote(usage, quote, outcome.model, estimated) };
+    : readUsage(outcome.usage, outcome.provider, raw);
+  let cost = costFromQuote(usage, quote, outcome.model, estimated);
+  cost = withReportedCost(cost, outcome.reportedUsd ?? reportedCostOf(raw), outcome.costSource ?? "ours");
+  if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
+  return { usage, cost };
+}
+
+/** @internal A call's usage under its provider's contract, with the raw usage's extra details lifted in. */
+export function readUsage(
+  usage: Partial<UsageMetadata> | undefined,
+  provider: string | undefined,
+  raw?: Readonly<Record<string, unknown>>,
+): Usage {
+  const contract = usageContract(provider);
+  return contract.normalize(contract.lift(usage ?? {}, raw));
+}
+
+/** @internal The provider's raw usage LangChain keeps on `response_metadata.usage`, if any. */
+export function rawUsageOf(message: BaseMessage | undefined): Readonly<Record<string, unknown>> | undefined {
+  const usage = (message?.response_metadata as { usage?: unknown } | undefined)?.usage;
+  return usage && typeof usage === "object" ? (usage as Record<string, unknown>) : undefined;
 }
 
 /**

@@ -2,25 +2,42 @@ import type { UsageMetadata } from "@langchain/core/messages";
 import { normalizeUsage, type Usage } from "../usage/usage.js";
 import { type PriceQuote, type PriceSource, catalogFor } from "./catalog.js";
 import { type CostKey, costOfUsage } from "./cost.js";
-import { nanoToUsd } from "./money.js";
+import { nanoToUsd, usdToNano } from "./money.js";
 import type { PriceOverrides } from "./overrides.js";
 
 /**
  * The approximate USD cost of one call, as put on `response_metadata.cost`. `details` are USD per usage
- * kind under Langfuse's usage key names and sum exactly to `totalUsd`; `nanoUsd` is the same total as an
- * integer count of 1e-9 USD, for exact sums.
+ * kind under Langfuse's usage key names and sum exactly to our figure (`totalUsd`, unless the cost the
+ * endpoint reported is counted instead); `nanoUsd` is `totalUsd` as an integer count of 1e-9 USD, for
+ * exact sums.
  */
 export interface Cost {
+  /** What the call counts as, in USD: our figure, or the endpoint's own when `counted` is "reported". */
   totalUsd: number;
   nanoUsd: number;
   details: Partial<Record<CostKey, number>>;
-  /** The model as the response named it (e.g. a dated snapshot), else as configured. */
+  /** The model that served the call, as the response named it (e.g. a dated snapshot), else as configured. */
   model: string;
+  /** The genai-prices provider whose prices applied (e.g. "openai", "anthropic", "google", "groq"). */
   provider: string | undefined;
   priceSource: PriceSource;
   /** True when the usage was counted locally because the response carried none. */
   estimated: boolean;
+  /**
+   * The cost the endpoint stated for the call (OpenRouter's `usage.cost`, a LiteLLM proxy's
+   * `x-litellm-response-cost` header), when it stated one. Compare with `ourUsd` to see drift.
+   */
+  reportedUsd?: number;
+  /** Our figure, from prices and usage; present beside `reportedUsd`. */
+  ourUsd?: number;
+  /** Which figure `totalUsd` is (and a budget counts); present beside `reportedUsd`. */
+  counted?: CostSource;
+  /** The model the call was meant for, when a budget downgrade sent it to `model` instead. */
+  downgradedFrom?: string;
 }
+
+/** Which cost a budget counts when the endpoint reports its own: ours (default) or the reported one. */
+export type CostSource = "ours" | "reported";
 
 /** Options of {@link priceUsage}. */
 export interface PriceUsageOptions {
@@ -49,7 +66,7 @@ export function priceUsage(
   model: string,
   options: PriceUsageOptions = {},
 ): Cost {
-  const normalized = "inputTokens" in usage ? (usage as Usage) : normalizeUsage(usage as Partial<UsageMetadata>);
+  const normalized = "inputTokens" in usage ? (usage as Usage) : normalizeUsage(usage as Partial<UsageMetadata>, options.provider);
   const quote = catalogFor(options.prices).get(model, options.provider, options.at);
   return costFromQuote(normalized, quote, model, options.estimated ?? false);
 }
@@ -68,4 +85,15 @@ export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, es
     priceSource: quote.source,
     estimated,
   };
+}
+
+/**
+ * @internal A cost with the endpoint's own figure beside ours; with `counted: "reported"`, the reported
+ * figure becomes `totalUsd` (what budgets count). Our `details` stay as they were.
+ */
+export function withReportedCost(cost: Cost, reportedUsd: number | undefined, counted: CostSource): Cost {
+  if (reportedUsd === undefined) return cost;
+  const ourUsd = cost.totalUsd;
+  if (counted === "ours") return { ...cost, reportedUsd, ourUsd, counted };
+  return { ...cost, totalUsd: nanoToUsd(usdToNano(reportedUsd)), nanoUsd: usdToNano(reportedUsd), reportedUsd, ourUsd, counted };
 }

@@ -1,4 +1,5 @@
 import type { UsageMetadata } from "@langchain/core/messages";
+import { usageContract } from "./providers.js";
 
 /**
  * One call's token usage, normalized. The contract, whatever the provider:
@@ -30,35 +31,18 @@ export const ZERO_USAGE: Readonly<Usage> = Object.freeze({
   outputAudioTokens: 0,
 });
 
-const count = (value: unknown): number =>
-  typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.round(value) : 0;
-
 /**
- * Builds a `Usage` from LangChain's `usage_metadata`, the one place where every path (invoke, stream,
- * Responses API, any provider package) is read. LangChain's providers already put cache reads and
- * writes inside `input_tokens` (OpenAI reports them that way; `@langchain/anthropic` adds them back) and
- * reasoning inside `output_tokens`; undefined details are 0.
+ * Builds a `Usage` from LangChain's `usage_metadata`: the one place where every path (invoke, stream,
+ * Responses API, any provider package) is read. `provider` (LangChain's `ls_provider`, e.g. "anthropic",
+ * "google_genai", or a genai-prices id) picks that provider's contract (see `src/usage/providers.ts`):
+ * Gemini's thinking tokens, missing from its `output_tokens`, are recovered from `total_tokens`. Without
+ * a provider, OpenAI's contract applies; undefined details are 0.
  *
  * @example
  * ```ts
- * normalizeUsage(message.usage_metadata); // { inputTokens: 1200, cacheReadTokens: 1000, ... }
+ * normalizeUsage(message.usage_metadata, "anthropic"); // { inputTokens: 1200, cacheReadTokens: 1000, ... }
  * ```
  */
-export function normalizeUsage(metadata: Partial<UsageMetadata> | undefined | null): Usage {
-  const input = metadata?.input_token_details;
-  const output = metadata?.output_token_details;
-  const detail = input as Record<string, unknown> | undefined;
-  const cacheWrite1h = count(detail?.ephemeral_1h_input_tokens);
-  // Anthropic reports 5m and 1h writes apart; `cache_creation` is their sum when both are present.
-  const cacheWrite = Math.max(count(input?.cache_creation), cacheWrite1h + count(detail?.ephemeral_5m_input_tokens));
-  return {
-    inputTokens: count(metadata?.input_tokens),
-    cacheReadTokens: count(input?.cache_read),
-    cacheWriteTokens: cacheWrite,
-    cacheWrite1hTokens: cacheWrite1h,
-    inputAudioTokens: count(input?.audio),
-    outputTokens: count(metadata?.output_tokens),
-    reasoningTokens: count(output?.reasoning),
-    outputAudioTokens: count(output?.audio),
-  };
+export function normalizeUsage(metadata: Partial<UsageMetadata> | undefined | null, provider?: string): Usage {
+  return usageContract(provider).normalize(metadata ?? {});
 }

@@ -1,0 +1,159 @@
+import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
+import { AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+
+/** @internal Parsed call options, as LangChain hands them to a model's `_generate`. */
+export type CallOptions = Record<string, unknown> & { signal?: AbortSignal; tools?: unknown };
+
+type Run = CallbackManagerForLLMRun | undefined;
+
+/** @internal The three ways a chat model sends a call: its own, unmetered implementation. */
+export interface ModelCalls {
+  _generate(messages: BaseMessage[], options: never, runManager?: Run): Promise<ChatResult>;
+  _streamResponseChunks(messages: BaseMessage[], options: never, runManager?: Run): AsyncGenerator<ChatGenerationChunk>;
+  _streamChatModelEvents(messages: BaseMessage[], options: never, runManager?: Run): AsyncGenerator<ChatModelStreamEvent>;
+}
+
+/** @internal What bounds a call's output, for a hard cap. */
+export interface OutputLimits {
+  requestedMaxTokens: number | undefined;
+  modelMaxOutputTokens: number | undefined;
+  choices: number;
+}
+
+type Loose = Record<string, unknown>;
+
+/**
+ * @internal A chat model a metered call is sent to, through its own implementation (`calls`, which runs
+ * with the model as `this`), so nothing meters it twice. Under a hard cap, a call is sent through a
+ * per-call view of the model whose max output is lowered: concurrent calls on one model never share it.
+ */
+export class CallTarget {
+  constructor(
+    /** The model instance (a per-call view of it is what `calls` run on). */
+    readonly model: BaseChatModel,
+    /** Its model name, as priced when the response names none. */
+    readonly modelName: string,
+    /** The genai-prices provider whose prices apply. */
+    readonly provider: string | undefined,
+    private readonly calls: ModelCalls = model as unknown as ModelCalls,
+    /** Its client fetches through `capturingFetch`, so a call can read its response headers. */
+    readonly capturesHeaders = false,
+  ) {}
+
+  /** The call's own max tokens (-1 or unset: none), the model's maximum output, and `n`. */
+  outputLimits(): OutputLimits {
+    const fields = this.model as unknown as Loose;
+    const requested = [fields.maxTokens, fields.maxOutputTokens].find((v): v is number => typeof v === "number" && v > 0);
+    const profile = (fields.profile ?? {}) as { maxOutputTokens?: number };
+    const n = typeof fields.n === "number" && fields.n > 0 ? fields.n : 1;
+    return { requestedMaxTokens: requested, modelMaxOutputTokens: profile.maxOutputTokens, choices: n };
+  }
+
+  generate(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): Promise<ChatResult> {
+    return this.calls._generate.call(this.view(maxTokens), messages, options as never, runManager);
+  }
+
+  async *stream(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): AsyncGenerator<ChatGenerationChunk> {
+    if (this.calls._streamResponseChunks === BaseChatModel.prototype._streamResponseChunks) {
+      // A model that can't stream answers at once: one chunk.
+      const result = await this.generate(messages, options, runManager, maxTokens);
+      for (const generation of result.generations.slice(0, 1)) yield toChunk(generation.message);
+      return;
+    }
+    yield* this.calls._streamResponseChunks.call(this.view(maxTokens), messages, options as never, runManager);
+  }
+
+  /**
+   * `onRawEvent` sees the provider's raw stream events where the model's native event stream drops what
+   * pricing needs (ChatAnthropic's events carry neither the 1-hour cache split nor a stated cost).
+   */
+  async *events(
+    messages: BaseMessage[],
+    options: CallOptions,
+    runManager: Run,
+    maxTokens?: number,
+    onRawEvent?: (data: unknown) => void,
+  ): AsyncGenerator<ChatModelStreamEvent> {
+    const native = this.calls._streamChatModelEvents !== BaseChatModel.prototype._streamChatModelEvents;
+    if (native) {
+      const view = onRawEvent ? tapRawStream(this.view(maxTokens, true), this.model, onRawEvent) : this.view(maxTokens);
+      yield* this.calls._streamChatModelEvents.call(view, messages, options as never, runManager);
+      return;
+    }
+    // LangChain's own bridge (BaseChatModel's), over this target's (possibly one-chunk) stream.
+    const view = Object.create(this.model) as Loose;
+    view._streamResponseChunks = (m: BaseMessage[], o: CallOptions, r: Run) => this.stream(m, o, r, maxTokens);
+    yield* BaseChatModel.prototype._streamChatModelEvents.call(view as unknown as BaseChatModel, messages, options as never, runManager);
+  }
+
+  /** The model, or a per-call view of it with its max output lowered to `maxTokens`. */
+  private view(maxTokens: number | undefined, always = false): BaseChatModel {
+    if (maxTokens === undefined && !always) return this.model;
+    const view = Object.create(this.model) as Loose;
+    const model = this.model as unknown as Loose;
+    if (maxTokens === undefined) return view as unknown as BaseChatModel;
+    if (model.completions && model.responses) {
+      // ChatOpenAI sends through two delegates built from its fields: cap each.
+      view.completions = capped(model.completions as Loose, maxTokens);
+      view.responses = capped(model.responses as Loose, maxTokens);
+    } else {
+      Object.assign(view, capFields(model, maxTokens));
+    }
+    return view as unknown as BaseChatModel;
+  }
+}
+
+type RawStream = AsyncIterable<unknown> & { controller?: AbortController };
+type StreamFactory = (this: unknown, ...args: unknown[]) => Promise<RawStream>;
+
+/** A view whose raw SDK stream (ChatAnthropic's `createStreamWithRetry`) reports each raw event to `onRawEvent`. */
+function tapRawStream(view: BaseChatModel, model: BaseChatModel, onRawEvent: (data: unknown) => void): BaseChatModel {
+  const create = (model as unknown as { createStreamWithRetry?: StreamFactory }).createStreamWithRetry;
+  if (typeof create !== "function") return view;
+  (view as unknown as Loose).createStreamWithRetry = async (...args: unknown[]): Promise<RawStream> => {
+    const stream = await create.apply(model, args); // the model keeps its cached client
+    return {
+      controller: stream.controller,
+      async *[Symbol.asyncIterator]() {
+        for await (const data of stream) {
+          onRawEvent(data);
+          yield data;
+        }
+      },
+    };
+  };
+  return view;
+}
+
+function capped(target: Loose, maxTokens: number): Loose {
+  return Object.assign(Object.create(target) as Loose, capFields(target, maxTokens));
+}
+
+/** ChatOpenAI and ChatAnthropic call it `maxTokens`, ChatGoogleGenerativeAI `maxOutputTokens`. */
+function capFields(target: Loose, maxTokens: number): Loose {
+  if ("maxOutputTokens" in target && !("maxTokens" in target)) return { maxOutputTokens: maxTokens };
+  return { maxTokens };
+}
+
+function toChunk(message: BaseMessage): ChatGenerationChunk {
+  const { content, additional_kwargs, response_metadata, id } = message;
+  const ai = message as Partial<AIMessageChunk>;
+  const chunk = new AIMessageChunk({
+    content,
+    additional_kwargs,
+    response_metadata,
+    ...(id ? { id } : {}),
+    ...(ai.usage_metadata ? { usage_metadata: ai.usage_metadata } : {}),
+    tool_call_chunks: (ai.tool_calls ?? []).map((call, index) => ({
+      type: "tool_call_chunk" as const,
+      name: call.name,
+      args: JSON.stringify(call.args),
+      id: call.id,
+      index,
+    })),
+  });
+  return new ChatGenerationChunk({ message: chunk, text: typeof content === "string" ? content : "" });
+}

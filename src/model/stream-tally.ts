@@ -1,0 +1,103 @@
+import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
+import { AIMessage, type AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
+import { toolCallText } from "../budget/budget-handler.js";
+import { hasUsage, rawUsageOf, servedModelOf } from "../pricing/price-call.js";
+import { contentText } from "../usage/estimate.js";
+import { type UsageContract, usageContract } from "../usage/providers.js";
+
+type Raw = Record<string, unknown>;
+
+/**
+ * @internal What a stream has delivered so far: enough to price it under its provider's usage contract
+ * (usage split over several chunks, cumulative or not), or to estimate it when usage never comes.
+ */
+export class StreamTally {
+  private text = "";
+  /** Whether anything at all arrived. */
+  received = false;
+  private servedModel: string | undefined;
+  private usage: Partial<UsageMetadata> | undefined;
+  private firstSnapshot: Partial<UsageMetadata> | undefined;
+  private rawUsage: Raw | undefined;
+  private readonly contract: UsageContract;
+
+  constructor(provider: string | undefined) {
+    this.contract = usageContract(provider);
+  }
+
+  /** Takes in a chunk; returns the text it added. */
+  add(message: BaseMessage, generationModel?: unknown): string {
+    this.received = true;
+    const text = contentText(message.content) + toolCallText(message);
+    this.text += text;
+    // Anthropic names the model on message_start's additional_kwargs, OpenAI on the finishing chunk.
+    const named = servedModelOf(message) ?? stringOr(generationModel) ?? stringOr(message.additional_kwargs?.model);
+    if (named) this.servedModel = named;
+    const usage = (message as AIMessageChunk).usage_metadata;
+    if (hasUsage(usage)) this.usage = this.contract.merge(this.usage, usage);
+    this.addRaw(rawUsageOf(message));
+    return text;
+  }
+
+  /** Whether a chunk carries usage (the last one that does gets the cost). */
+  static carriesUsage(message: BaseMessage): boolean {
+    return hasUsage((message as AIMessageChunk).usage_metadata);
+  }
+
+  /** Takes in an event; returns the text it added. */
+  addEvent(event: ChatModelStreamEvent): string {
+    this.received = true;
+    let text = "";
+    if (event.event === "content-block-delta") {
+      const delta = event.delta as { text?: unknown; reasoning?: unknown; args?: unknown };
+      for (const part of [delta.text, delta.reasoning, delta.args]) if (typeof part === "string") text += part;
+      this.text += text;
+    }
+    if ((event.event === "message-start" || event.event === "usage" || event.event === "message-finish") && event.usage) {
+      this.firstSnapshot ??= event.usage;
+      this.usage = this.contract.fromSnapshots(this.firstSnapshot, event.usage);
+    }
+    if (event.event === "provider") {
+      const named = stringOr((event.payload as { model?: unknown } | undefined)?.model);
+      if (named) this.servedModel = named;
+    }
+    if (event.event === "message-finish") {
+      const metadata = (event.responseMetadata ?? {}) as Raw;
+      const named = stringOr(metadata.model_name);
+      if (named) this.servedModel = named;
+      const raw = metadata.usage;
+      if (raw && typeof raw === "object") this.addRaw(raw as Raw);
+    }
+    return text;
+  }
+
+  /** Takes in a raw provider stream event (Anthropic's message_start / message_delta usage). */
+  addRawEvent(data: unknown): void {
+    const event = data as { type?: unknown; usage?: unknown; message?: { usage?: unknown } } | null;
+    const usage = event?.type === "message_start" ? event.message?.usage : event?.type === "message_delta" ? event.usage : undefined;
+    if (usage && typeof usage === "object") {
+      const { input_tokens: _in, output_tokens: _out, ...rest } = usage as Raw; // counts come from the events
+      this.addRaw(rest);
+    }
+  }
+
+  /** What to price: the usage reported so far (none: estimate), the raw usage, and the model that answered. */
+  outcome(messages: readonly BaseMessage[], tools: unknown, withUsage = true) {
+    return {
+      messages,
+      reply: new AIMessage({ content: this.text }),
+      usage: withUsage ? this.usage : undefined,
+      rawUsage: this.rawUsage,
+      model: this.servedModel,
+      tools,
+    };
+  }
+
+  /** Merges a chunk's raw usage (message_start's cache split, a final `cost`), skipping empty ones. */
+  private addRaw(raw: Raw | undefined): void {
+    if (!raw || Object.keys(raw).length === 0) return;
+    this.rawUsage = { ...this.rawUsage, ...raw };
+  }
+}
+
+const stringOr = (value: unknown): string | undefined => (typeof value === "string" && value ? value : undefined);
