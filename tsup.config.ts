@@ -1,7 +1,12 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts" },
+  entry: {
+    index: "src/index.ts",
+    // Optional integrations: each SDK is loaded only from its own entry.
+    "langfuse-langchain": "src/integrations/langfuse-langchain.ts",
+    langfuse: "src/integrations/langfuse.ts",
+  },
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

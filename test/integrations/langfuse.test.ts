@@ -1,0 +1,155 @@
+/**
+ * `langchain-metered/langfuse` against the real v5 SDK: `@langfuse/langchain` on OpenTelemetry, exported by
+ * `@langfuse/otel`'s LangfuseSpanProcessor as OTLP/JSON to a loopback receiver. What is asserted is what the
+ * receiver got: one span per observation, costs in `langfuse.observation.cost_details`.
+ */
+import { HumanMessage } from "@langchain/core/messages";
+import { ChatOpenAI } from "@langchain/openai";
+import { CallbackHandler as StockHandler } from "@langfuse/langchain";
+import { LangfuseSpanProcessor } from "@langfuse/otel";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { createAgent } from "langchain";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CallbackHandler } from "../../src/integrations/langfuse.js";
+import { BudgetExceededError, priceUsage } from "../../src/index.js";
+import { collect, useFakeOpenAI } from "../support/metered.js";
+import {
+  aiMessages,
+  ask,
+  costOf,
+  expectPricedLikeUsage,
+  getWeather,
+  rootOf,
+  sorted,
+  useLangfuseReceiver,
+  weatherAgentReply,
+} from "./langfuse-helpers.js";
+
+const fake = useFakeOpenAI();
+const receiver = useLangfuseReceiver();
+
+let processor: LangfuseSpanProcessor;
+let provider: NodeTracerProvider;
+beforeAll(() => {
+  const { url, publicKey, secretKey } = receiver();
+  processor = new LangfuseSpanProcessor({ publicKey, secretKey, baseUrl: url });
+  provider = new NodeTracerProvider({ spanProcessors: [processor] });
+  provider.register();
+});
+afterAll(() => provider.shutdown());
+
+/** Sends the ended spans, as an app does before it exits. */
+const flush = () => processor.forceFlush();
+
+describe("langchain-metered/langfuse (v5 SDK, OpenTelemetry)", () => {
+  it("invoke: the generation span carries the message's cost, keyed like its usage, with total", async () => {
+    fake.server.script({ usage: { promptTokens: 1000, completionTokens: 200, cachedTokens: 200, reasoningTokens: 50 } });
+    const message = await fake.model().invoke("Hello", { callbacks: [new CallbackHandler()] });
+    await flush();
+
+    const [generation, ...others] = receiver().generations();
+    expect(others).toHaveLength(0);
+    expectPricedLikeUsage(generation!);
+    expect(generation!.costDetails?.total).toBe(costOf(message).totalUsd);
+    expect(generation!.metadata?.metered).toEqual({
+      price: { source: "genai-prices", version: "0.1.8", model: "gpt-4o-mini", estimated: false },
+    });
+    expect(receiver().unauthorized).toBe(0);
+  });
+
+  it("stream: the cost on the usage chunk reaches the generation", async () => {
+    fake.server.script({ usage: { promptTokens: 300, completionTokens: 40 } });
+    const { message } = await collect(await fake.model().stream("Hello", { callbacks: [new CallbackHandler()] }));
+    await flush();
+
+    const [generation] = receiver().generations();
+    expectPricedLikeUsage(generation!);
+    expect(generation!.costDetails?.total).toBe(costOf(message).totalUsd);
+  });
+
+  it("agent run with a tool: every generation carries its own message's cost and the run's budget", async () => {
+    fake.server.setDefault(weatherAgentReply());
+    const agent = createAgent({ model: fake.model(), tools: [getWeather] });
+    const result = await agent.invoke(ask("Paris"), { callbacks: [new CallbackHandler()] });
+    await flush();
+
+    const costs = aiMessages(result.messages).map((m) => costOf(m).totalUsd);
+    const generations = receiver().generations();
+    expect(generations).toHaveLength(2);
+    generations.forEach(expectPricedLikeUsage);
+    expect(sorted(generations.map((g) => g.costDetails!.total!))).toEqual(sorted(costs));
+    expect(new Set(generations.map((g) => g.traceId)).size).toBe(1);
+    for (const generation of generations) {
+      expect(generation.metadata?.metered).toMatchObject({ budget: { decision: "allowed", limitUsd: 2 } });
+    }
+  });
+
+  it("a run stopped by its budget shows `exceeded`, and the crossing call's cost, on its last generation", async () => {
+    fake.server.setDefault({ usage: { promptTokens: 1000, completionTokens: 500 }, toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] });
+    const agent = createAgent({ model: fake.model({ budget: { limitUsd: 0.001 } }), tools: [getWeather] });
+    const error = await agent.invoke(ask("Paris"), { callbacks: [new CallbackHandler()] }).catch((e: unknown) => e);
+    expect(BudgetExceededError.isInstance(error)).toBe(true);
+    await flush();
+
+    const generations = receiver().generations();
+    expect(generations).toHaveLength(3);
+    const last = generations.find((g) => g.level === "ERROR");
+    expect(last?.metadata?.metered).toMatchObject({
+      budget: { decision: "exceeded", limitUsd: 0.001, spentUsd: 0.00135, remainingUsd: 0 },
+    });
+    expect(last?.costDetails?.total).toBe(0.00045);
+    expectPricedLikeUsage(last!);
+  });
+
+  it("concurrent runs through one handler keep each cost on its own generation and in its own trace", async () => {
+    const langfuse = new CallbackHandler();
+    fake.server.setDefault(weatherAgentReply({ chunkDelayMs: 15 }));
+    const agent = createAgent({ model: fake.model(), tools: [getWeather] });
+    const runs = await Promise.all(["Paris", "Lyon"].map((city) => agent.invoke(ask(city), { callbacks: [langfuse] })));
+    await flush();
+
+    const observations = receiver().observations();
+    const generations = receiver().generations();
+    expect(generations).toHaveLength(4);
+    expect(observations.filter((o) => o.traceId !== rootOf(o, observations).traceId)).toEqual([]);
+    const traces = new Map<string, number[]>();
+    for (const generation of generations) {
+      expectPricedLikeUsage(generation);
+      traces.set(generation.traceId!, [...(traces.get(generation.traceId!) ?? []), generation.costDetails!.total!]);
+    }
+    expect(traces.size).toBe(2);
+    const expected = runs.map((run) => sorted(aiMessages(run.messages).map((m) => costOf(m).totalUsd)));
+    expect([...traces.values()].map(sorted).sort((a, b) => a[0]! - b[0]!)).toEqual(expected.sort((a, b) => a[0]! - b[0]!));
+  });
+
+  it("prices a plain chat model from its usage", async () => {
+    fake.server.script({ usage: { promptTokens: 1000, completionTokens: 100, cachedTokens: 500 } });
+    const model = new ChatOpenAI({ model: "gpt-4o-mini", ...fake.connection() });
+    const message = await model.invoke([new HumanMessage("Hello")], { callbacks: [new CallbackHandler()] });
+    await flush();
+
+    const [generation] = receiver().generations();
+    expectPricedLikeUsage(generation!);
+    expect(generation!.costDetails?.total).toBe(priceUsage(message.usage_metadata!, "gpt-4o-mini").totalUsd);
+  });
+
+  it("sends the stock handler's spans and attributes, plus cost and metadata on generations", async () => {
+    fake.server.setDefault(weatherAgentReply());
+    const agent = createAgent({ model: fake.model(), tools: [getWeather] });
+    const shape = () =>
+      receiver()
+        .spans.map((s) => `${s.name}: ${Object.keys(s.attributes).filter((k) => !k.includes("cost_details") && !k.endsWith(".metered")).sort().join(",")}`)
+        .sort();
+
+    await agent.invoke(ask("Paris"), { callbacks: [new StockHandler()] });
+    await flush();
+    const stock = shape();
+    expect(receiver().generations().every((g) => g.costDetails === undefined)).toBe(true);
+    receiver().reset();
+
+    await agent.invoke(ask("Paris"), { callbacks: [new CallbackHandler()] });
+    await flush();
+    expect(shape()).toEqual(stock);
+    expect(receiver().generations().every((g) => g.costDetails !== undefined && g.metadata?.metered !== undefined)).toBe(true);
+  });
+});
