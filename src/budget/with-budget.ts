@@ -14,23 +14,28 @@ import { replaceBudget } from "./callbacks.js";
  * await agent.invoke({ messages }); // at most $0.50, per invocation
  * ```
  */
-export function withBudget<RunInput, RunOutput, CallOptions extends RunnableConfig = RunnableConfig>(
-  runnable: Runnable<RunInput, RunOutput, CallOptions>,
+export function withBudget<RunInput, RunOutput>(
+  runnable: Invocable<RunInput, RunOutput>,
   options: BudgetCallbackHandlerOptions = {},
-): Runnable<RunInput, RunOutput, CallOptions> {
+): Runnable<RunInput, RunOutput> {
   new BudgetCallbackHandler(options); // validate now, not at the first invocation
   return new BudgetedRunnable(runnable, options);
 }
 
-class BudgetedRunnable<RunInput, RunOutput, CallOptions extends RunnableConfig> extends Runnable<
-  RunInput,
-  RunOutput,
-  CallOptions
-> {
+/**
+ * Anything invoked like a runnable: a chain, a compiled graph, or what `createAgent` returns (which is not a
+ * `Runnable` subclass, but has `invoke` and `stream`).
+ */
+export interface Invocable<RunInput, RunOutput> {
+  invoke(input: RunInput, config?: any): Promise<RunOutput>;
+  stream(input: RunInput, config?: any): Promise<AsyncIterable<any>>;
+}
+
+class BudgetedRunnable<RunInput, RunOutput> extends Runnable<RunInput, RunOutput> {
   override lc_namespace = ["langchain_metered", "budget"];
 
   constructor(
-    private readonly bound: Runnable<RunInput, RunOutput, CallOptions>,
+    private readonly bound: Invocable<RunInput, RunOutput>,
     private readonly options: BudgetCallbackHandlerOptions,
   ) {
     super();
@@ -40,7 +45,7 @@ class BudgetedRunnable<RunInput, RunOutput, CallOptions extends RunnableConfig> 
     return "BudgetedRunnable";
   }
 
-  override async invoke(input: RunInput, config?: Partial<CallOptions>): Promise<RunOutput> {
+  override async invoke(input: RunInput, config?: Partial<RunnableConfig>): Promise<RunOutput> {
     const budget = new BudgetCallbackHandler(this.options);
     try {
       return await this.bound.invoke(input, budgeted(config, budget));
@@ -49,7 +54,7 @@ class BudgetedRunnable<RunInput, RunOutput, CallOptions extends RunnableConfig> 
     }
   }
 
-  override async *_streamIterator(input: RunInput, config?: Partial<CallOptions>): AsyncGenerator<RunOutput> {
+  override async *_streamIterator(input: RunInput, config?: Partial<RunnableConfig>): AsyncGenerator<RunOutput> {
     const budget = new BudgetCallbackHandler(this.options);
     try {
       yield* await this.bound.stream(input, budgeted(config, budget));

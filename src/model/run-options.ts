@@ -3,7 +3,8 @@ import type { BudgetCallbackHandler } from "../budget/budget-handler.js";
 import { findBudget, replaceBudget } from "../budget/callbacks.js";
 import type { CallBudget } from "./call-budget.js";
 
-const CARRIED_BUDGET = Symbol("langchain-metered.budget");
+// Symbol.for: every entry point of the built package (and an integration reading it) sees the same key.
+const CARRIED_BUDGET = Symbol.for("langchain-metered.budget");
 type CarriedBudget = { [CARRIED_BUDGET]?: BudgetCallbackHandler };
 
 /**

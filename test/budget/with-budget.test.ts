@@ -7,13 +7,8 @@
  * `echo` tool again ({"x":"again"}: 6 output tokens), so only the budget ends the run. With gpt-4o and a
  * $0.002 limit a call costs a few hundred thousand nano-USD: the run stops after a handful of calls.
  *
- * TYPES (BUG, src/budget/with-budget.ts): `withBudget(runnable: Runnable<…>)` rejects what `createAgent`
- * returns: a `ReactAgent` is not a `Runnable` (it has `invoke`/`stream`, not `lc_runnable`, `withRetry`, …),
- * so the function's own doc example `withBudget(createAgent({ model, tools }), …)` fails to compile
- * (TS2345). At run time it works (BudgetedRunnable only calls `invoke` and `stream`). Fix: type the
- * parameter structurally, e.g. `{ invoke(input: I, config?: C): Promise<O>; stream(input: I, config?: C):
- * Promise<AsyncIterable<…>> }`, or add an overload for ReactAgent. The `@ts-expect-error` lines below pin
- * it: they turn into errors once it is fixed. `withBudget(agent.graph, …)` type-checks today.
+ * Types: `withBudget` takes anything with `invoke` and `stream`, so what `createAgent` returns (a
+ * `ReactAgent`, not a `Runnable` subclass) type-checks below as the README shows it.
  */
 import { RunnableLambda } from "@langchain/core/runnables";
 import { createAgent } from "langchain";
@@ -49,7 +44,6 @@ it("the figures in the header (tokenizer sanity)", () => {
 
 describe("withBudget over a createAgent graph with a MeteredChatModel, hardCap", () => {
   const agent = () =>
-    // @ts-expect-error BUG pin, see TYPES below: remove this line once withBudget accepts a ReactAgent.
     withBudget(createAgent({ model: meteredModel(server(), { model: "gpt-4o" }), tools: [echoTool] }), { limitUsd: LIMIT_USD, hardCap: true });
 
   it("stops the loop by refusing the call that can't fit, never over the limit", async () => {
@@ -129,7 +123,6 @@ describe("withBudget over a createAgent graph with a MeteredChatModel, hardCap",
 describe("withBudget over a createAgent graph with a plain ChatOpenAI", () => {
   quietLangChainErrorLog();
   const agent = (hardCap: boolean) =>
-    // @ts-expect-error BUG pin, see TYPES in the header.
     withBudget(createAgent({ model: plainModel(server(), "gpt-4o"), tools: [echoTool] }), { limitUsd: LIMIT_USD, hardCap });
 
   it("stops the loop after the call that crosses the limit (no hardCap)", async () => {
