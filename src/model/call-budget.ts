@@ -2,7 +2,8 @@ import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager
 import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import type { BaseMessage } from "@langchain/core/messages";
 import { isAbortError } from "../budget/abort.js";
-import { type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
+import { type BudgetCallbackHandlerOptions, type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
+import { parseQuotas } from "../budget/quotas.js";
 import { findBudget } from "../budget/callbacks.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { RunBudgetHandler } from "../budget/run-budget.js";
@@ -11,9 +12,14 @@ import type { PricedCall } from "../pricing/price-call.js";
 
 /**
  * A model's `budget` option: a per-run limit in USD (default 2), optionally a hard cap that the run can't
- * cross (see `BudgetCallbackHandlerOptions.hardCap`), or `false` to meter without a limit.
+ * cross, quotas over calendar windows with their store and failure policy, and a metering log (see
+ * `BudgetCallbackHandlerOptions`); or `false` to meter without a limit.
  */
-export type BudgetOption = { limitUsd?: number; hardCap?: boolean } | false;
+export type BudgetOption =
+  | (Pick<BudgetCallbackHandlerOptions, "limitUsd" | "hardCap" | "quotas" | "store" | "onStoreError" | "meter"> & {
+      limitUsd?: number;
+    })
+  | false;
 
 const DEFAULT_LIMIT_USD = 2;
 
@@ -35,22 +41,13 @@ export interface CallRequest {
 }
 
 /**
- * The budget of the run LangChain is executing, when a call gets no run manager of its own (LangGraph's
- * v3 event streaming calls the model that way).
- */
-function contextBudget(): BudgetCallbackHandler | undefined {
-  const callbacks = AsyncLocalStorageProviderSingleton.getRunnableConfig()?.callbacks;
-  return findBudget(callbacks);
-}
-
-/**
  * @internal How a metered model finds the budget a call runs under: the budget handler among the run's
  * callbacks (the per-run one, or the user's own), or, where LangChain gave the call none, a fallback.
  */
 export class CallBudget {
   private constructor(
     private readonly limitUsd: number | undefined,
-    private readonly hardCap: boolean,
+    private readonly settings: Exclude<BudgetOption, false>,
     private readonly prices: PriceOverrides | undefined,
     private readonly fallback: Fallback,
   ) {}
@@ -62,40 +59,44 @@ export class CallBudget {
     }
     let fallback = fallbacks.get(fields);
     if (!fallback) fallbacks.set(fields, (fallback = { warned: false }));
-    return new CallBudget(limitUsd, option ? (option.hardCap ?? false) : false, fields.prices, fallback);
+    if (option) parseQuotas(option.quotas); // a bad quota fails at construction
+    return new CallBudget(limitUsd, option || {}, fields.prices, fallback);
   }
 
   /**
    * Finds the call's budget and begins the call on it, refusing it before anything is sent when the budget
    * is spent. `standalone`: the call is its own run (`streamEvents()` without callbacks).
    */
-  open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, { standalone = false } = {}): BudgetScope {
+  async open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, { standalone = false } = {}): Promise<BudgetScope> {
+    const context = runManager ? undefined : AsyncLocalStorageProviderSingleton.getRunnableConfig();
     const attached = runManager
       ? runManager.handlers.find(BudgetCallbackHandler.isBudgetHandler)
-      : (request.budget ?? contextBudget());
+      : (request.budget ?? findBudget(context?.callbacks));
     let handler: BudgetCallbackHandler;
     if (attached) {
-      if (this.limitUsd !== undefined) attached.adopt(this.limitUsd, { hardCap: this.hardCap });
+      if (this.limitUsd !== undefined) attached.adopt(this.limitUsd, this.settings);
       handler = attached;
     } else if (this.limitUsd === undefined) {
       return NO_BUDGET;
     } else {
       handler = standalone ? this.handler("call") : this.fallbackHandler();
     }
-    const call = handler.begin(runManager?.runId, { ...request, parentRunId: runManager?.parentRunId, metered: true });
-    return new BudgetScope(handler, call);
+    const { budget: _, ...call } = request;
+    const metadata = context?.metadata;
+    const started = await handler.begin(runManager?.runId, { ...call, metadata, parentRunId: runManager?.parentRunId, metered: true });
+    return new BudgetScope(handler, started);
   }
 
   /** A fresh run budget of this model's limit, for runs LangChain splits up (`batch` makes each input a root run). */
   runBudget(): RunBudgetHandler | undefined {
     if (this.limitUsd === undefined) return undefined;
     const budget = new RunBudgetHandler({ prices: this.prices });
-    budget.adopt(this.limitUsd, { hardCap: this.hardCap });
+    budget.adopt(this.limitUsd, this.settings);
     return budget;
   }
 
   private handler(scope: string): BudgetCallbackHandler {
-    return new BudgetCallbackHandler({ limitUsd: this.limitUsd, hardCap: this.hardCap, prices: this.prices, scope });
+    return new BudgetCallbackHandler({ ...this.settings, limitUsd: this.limitUsd, prices: this.prices, scope });
   }
 
   /**
@@ -161,7 +162,7 @@ export class BudgetScope {
   async cutShort(received: boolean): Promise<void> {
     if (!this.handler || !this.call) return;
     if (received) await this.handler.settleCutShort(this.call);
-    else this.handler.release(this.call);
+    else await this.handler.release(this.call);
   }
 
   /** Counts streamed text; throws once the stream's cost so far crosses the limit. */
@@ -169,9 +170,9 @@ export class BudgetScope {
     if (this.handler && this.call) await this.handler.observe(this.call, text);
   }
 
-  /** Charges the call's cost; throws once the spend crosses the limit. */
-  settle(priced: PricedCall): void {
-    if (this.handler && this.call) this.handler.settle(priced, this.call);
+  /** Charges the call's cost; throws once the spend crosses a limit. */
+  async settle(priced: PricedCall): Promise<void> {
+    if (this.handler && this.call) await this.handler.settle(priced, this.call);
   }
 
   private async failed(error: unknown): Promise<unknown> {
@@ -180,7 +181,7 @@ export class BudgetScope {
       await this.handler.settleCutShort(this.call);
       return this.handler.signal.reason;
     }
-    this.handler.release(this.call);
+    await this.handler.release(this.call);
     return error;
   }
 }

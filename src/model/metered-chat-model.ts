@@ -91,7 +91,7 @@ export class MeteredChatModel<
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
-    const scope = this.budget.open(runManager, this.request(messages, options));
+    const scope = await this.budget.open(runManager, this.request(messages, options));
     const result = await scope.guard(async () => {
       const delegate = this.delegate(options, await scope.reserve(this.outputLimits()));
       return delegate._generate(messages, scope.withSignal(options), runManager);
@@ -105,7 +105,7 @@ export class MeteredChatModel<
       message.response_metadata = { ...message.response_metadata, cost: priced.cost };
     }
     this.report(priced, runManager);
-    scope.settle(priced);
+    await scope.settle(priced);
     return result;
   }
 
@@ -114,7 +114,7 @@ export class MeteredChatModel<
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const scope = this.budget.open(runManager, this.request(messages, options));
+    const scope = await this.budget.open(runManager, this.request(messages, options));
     const seen = new StreamTally();
     let priced: PricedCall | undefined;
     try {
@@ -126,7 +126,7 @@ export class MeteredChatModel<
           priced = await this.price(seen.outcome(messages, options.tools, usage));
           chunk.message.response_metadata = { ...chunk.message.response_metadata, cost: priced.cost };
           this.report(priced, runManager);
-          scope.settle(priced);
+          await scope.settle(priced);
         }
         yield chunk;
       }
@@ -134,7 +134,7 @@ export class MeteredChatModel<
         // No usage chunk (streamUsage off, or a proxy that drops it): estimate, and carry it on a last chunk.
         priced = await this.price(seen.outcome(messages, options.tools));
         this.report(priced, runManager);
-        scope.settle(priced);
+        await scope.settle(priced);
         yield new ChatGenerationChunk({
           text: "",
           message: new AIMessageChunk({
@@ -155,7 +155,7 @@ export class MeteredChatModel<
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatModelStreamEvent> {
     // Without a run manager (plain `streamEvents()`), the call is its own run: it gets its own budget.
-    const scope = this.budget.open(runManager, this.request(messages, options), { standalone: !runManager });
+    const scope = await this.budget.open(runManager, this.request(messages, options), { standalone: !runManager });
     const seen = new StreamTally();
     let priced: PricedCall | undefined;
     try {
@@ -168,7 +168,7 @@ export class MeteredChatModel<
         }
         priced = await this.price(seen.outcome(messages, options.tools, seen.usage));
         this.report(priced, runManager);
-        scope.settle(priced);
+        await scope.settle(priced);
         yield {
           ...event,
           ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
