@@ -63,10 +63,12 @@ export class JsonlMeterSink implements MeterSink {
   }
 }
 
+/** Sinks already warned about: once per sink, not once per run (per-run budgets each wrap the sink). */
+const warnedSinks = new WeakSet<MeterSink>();
+
 /** @internal Wraps a sink so a failure is reported once and counted, never thrown into the call. */
 export class SafeMeter {
   dropped = 0;
-  private warned = false;
 
   constructor(readonly sink: MeterSink) {}
 
@@ -75,8 +77,8 @@ export class SafeMeter {
       await this.sink.write(entry);
     } catch (error) {
       this.dropped += 1;
-      if (!this.warned) {
-        this.warned = true;
+      if (!warnedSinks.has(this.sink)) {
+        warnedSinks.add(this.sink);
         console.warn("langchain-metered: the metering sink failed; calls go on, and dropped entries are counted.", error);
       }
     }

@@ -51,7 +51,10 @@ export function resolveQuotas(quotas: readonly Quota[], metadata: Record<string,
   return quotas.map((quota) => {
     const scope = quota.key.replace(/\{([^{}]+)\}/g, (_, field: string) => {
       const value = metadata?.[field];
-      if (typeof value !== "string" && typeof value !== "number") throw new QuotaKeyError(quota.key, field);
+      // An empty id is as good as none: it would put everyone without one in a shared bucket.
+      if ((typeof value !== "string" || value === "") && (typeof value !== "number" || !Number.isFinite(value))) {
+        throw new QuotaKeyError(quota.key, field);
+      }
       return String(value);
     });
     const span = windowAt(quota.window, now, quota.timeZone);

@@ -58,6 +58,8 @@ export interface BudgetedCall {
 
 /** Quotas kept while the shared store is down under `onStoreError: "allow"`: this process's own view. */
 const localFallback = new InMemoryBudgetStore();
+/** Stores that failed and have not answered since: warned about once per outage, not once per run. */
+const storesDown = new WeakSet<BudgetStore>();
 /** Quotas without a store of their own share this one, so they hold across runs of the process. */
 export const defaultStore = new InMemoryBudgetStore();
 
@@ -80,7 +82,8 @@ export class Spending {
   readonly records: CostRecord[] = [];
   private readonly controller = new AbortController();
   private meter: SafeMeter | undefined;
-  private storeDown = false;
+  /** The quota whose crossing stopped this budget, so later refusals name it rather than the run. */
+  private stoppedBy: LimitState | undefined;
 
   constructor(private readonly options: SpendingOptions) {
     this.ledger = new Ledger(options.limitNano);
@@ -126,11 +129,13 @@ export class Spending {
 
   /** Refuses a call, before it is sent, when the run or any quota is spent; fixes its quota counters. */
   async admit(call: BudgetedCall): Promise<void> {
-    if (this.signal.aborted || this.ledger.exhausted) throw this.stop("refused");
+    if (this.signal.aborted || this.ledger.exhausted) throw this.stop("refused", this.signal.aborted ? this.stoppedBy : undefined);
     if (this.options.quotas.length === 0) return;
-    const now = await this.useStore((store) => store.now());
+    // A store may answer `now()` from a cached clock: that says nothing about whether it is back.
+    const now = await this.useStore((store) => store.now(), { recovers: false });
     call.limits = resolveQuotas(this.options.quotas, call.metadata, now);
-    if (this.options.hardCap) return; // the reservation checks them
+    // A metered call's reservation checks them; any other model is never reserved for, so check it here.
+    if (this.options.hardCap && call.metered) return;
     const { refused } = await this.useStore((store) => store.check(call.limits ?? []));
     if (refused) throw this.stop("refused", refused);
   }
@@ -157,7 +162,13 @@ export class Spending {
     }
     if (limits.length) {
       const ttl = this.options.reservationTtlMs;
-      const { refused } = await this.useStore((store) => store.reserve(call.callId, limits, plan.reservedNano, ttl));
+      let refused: LimitState | undefined;
+      try {
+        ({ refused } = await this.useStore((store) => store.reserve(call.callId, limits, plan.reservedNano, ttl)));
+      } catch (error) {
+        this.ledger.release(plan.reservedNano); // the store failed: the call is not sent, the run gets its room back
+        throw error;
+      }
       if (refused) {
         this.ledger.release(plan.reservedNano);
         return this.refuse(call, priceSource, refused);
@@ -222,7 +233,10 @@ export class Spending {
           scope: this.options.scope,
           stop,
         });
-    if (stop === "exceeded" && !this.signal.aborted) this.controller.abort(error);
+    if (stop === "exceeded" && !this.signal.aborted) {
+      this.stoppedBy = quota;
+      this.controller.abort(error);
+    }
     return error;
   }
 
@@ -242,15 +256,16 @@ export class Spending {
   }
 
   /** Runs a store operation under the failure policy: refuse (`deny`), or warn once and use local quotas. */
-  private async useStore<T>(operation: (store: BudgetStore) => Promise<T>): Promise<T> {
+  private async useStore<T>(operation: (store: BudgetStore) => Promise<T>, { recovers = true } = {}): Promise<T> {
+    const store = this.options.store;
     try {
-      const result = await operation(this.options.store);
-      this.storeDown = false;
+      const result = await operation(store);
+      if (recovers) storesDown.delete(store);
       return result;
     } catch (error) {
       if (this.options.onStoreError === "deny") throw new BudgetStoreUnavailableError(error);
-      if (!this.storeDown) console.warn("langchain-metered: the budget store is unavailable; metering quotas locally.", error);
-      this.storeDown = true;
+      if (!storesDown.has(store)) console.warn("langchain-metered: the budget store is unavailable; metering quotas locally.", error);
+      storesDown.add(store);
       return operation(localFallback);
     }
   }

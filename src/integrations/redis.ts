@@ -61,7 +61,8 @@ export class RedisBudgetStore implements BudgetStore {
       const [seconds, micros] = await this.run(() => this.client.time());
       const after = Date.now();
       const redisMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      this.clock = { offsetMs: redisMs - (local + after) / 2, readAt: after };
+      // Whole milliseconds: the midpoint of two readings can fall on a half.
+      this.clock = { offsetMs: Math.round(redisMs - (local + after) / 2), readAt: after };
     }
     return Date.now() + this.clock.offsetMs;
   }

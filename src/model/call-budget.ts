@@ -38,6 +38,8 @@ export interface CallRequest {
   tools: unknown;
   /** A budget handed over outside the callbacks (plain `streamEvents()` drops the run's callbacks). */
   budget?: BudgetCallbackHandler | undefined;
+  /** The run's metadata, handed over the same way (it fills quota keys). */
+  metadata?: Record<string, unknown> | undefined;
 }
 
 /**
@@ -81,8 +83,8 @@ export class CallBudget {
     } else {
       handler = standalone ? this.handler("call") : this.fallbackHandler();
     }
-    const { budget: _, ...call } = request;
-    const metadata = context?.metadata;
+    const { budget: _, metadata: carried, ...call } = request;
+    const metadata = context?.metadata ?? carried;
     const started = await handler.begin(runManager?.runId, { ...call, metadata, parentRunId: runManager?.parentRunId, metered: true });
     return new BudgetScope(handler, started);
   }
@@ -170,9 +172,9 @@ export class BudgetScope {
     if (this.handler && this.call) await this.handler.observe(this.call, text);
   }
 
-  /** Charges the call's cost; throws once the spend crosses a limit. */
-  async settle(priced: PricedCall): Promise<void> {
-    if (this.handler && this.call) await this.handler.settle(priced, this.call);
+  /** Charges the call's cost; throws once the spend crosses a limit. `answer` is for a metering log with content. */
+  async settle(priced: PricedCall, answer?: string): Promise<void> {
+    if (this.handler && this.call) await this.handler.settle(priced, this.call, answer);
   }
 
   private async failed(error: unknown): Promise<unknown> {

@@ -105,7 +105,7 @@ export class MeteredChatModel<
       message.response_metadata = { ...message.response_metadata, cost: priced.cost };
     }
     this.report(priced, runManager);
-    await scope.settle(priced);
+    await scope.settle(priced, reply ? contentText(reply.content) : "");
     return result;
   }
 
@@ -126,7 +126,7 @@ export class MeteredChatModel<
           priced = await this.price(seen.outcome(messages, options.tools, usage));
           chunk.message.response_metadata = { ...chunk.message.response_metadata, cost: priced.cost };
           this.report(priced, runManager);
-          await scope.settle(priced);
+          await scope.settle(priced, seen.answer);
         }
         yield chunk;
       }
@@ -134,7 +134,7 @@ export class MeteredChatModel<
         // No usage chunk (streamUsage off, or a proxy that drops it): estimate, and carry it on a last chunk.
         priced = await this.price(seen.outcome(messages, options.tools));
         this.report(priced, runManager);
-        await scope.settle(priced);
+        await scope.settle(priced, seen.answer);
         yield new ChatGenerationChunk({
           text: "",
           message: new AIMessageChunk({
@@ -168,7 +168,7 @@ export class MeteredChatModel<
         }
         priced = await this.price(seen.outcome(messages, options.tools, seen.usage));
         this.report(priced, runManager);
-        await scope.settle(priced);
+        await scope.settle(priced, seen.answer);
         yield {
           ...event,
           ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
@@ -216,6 +216,8 @@ export class MeteredChatModel<
     const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
     const budget = findBudget(config.callbacks);
     if (budget) (callOptions as CarriedBudget)[CARRIED_BUDGET] = budget;
+    // ...and the run's metadata, which fills quota keys.
+    if (config.metadata) (callOptions as CarriedBudget)[CARRIED_METADATA] = config.metadata;
     return [config, callOptions];
   }
 
@@ -284,8 +286,8 @@ export class MeteredChatModel<
   }
 
   private request(messages: BaseMessage[], options: this["ParsedCallOptions"]): CallRequest {
-    const budget = (options as CarriedBudget)[CARRIED_BUDGET];
-    return { messages, model: this.model, provider: this.provider, tools: options.tools, budget };
+    const { [CARRIED_BUDGET]: budget, [CARRIED_METADATA]: metadata } = options as CarriedBudget;
+    return { messages, model: this.model, provider: this.provider, tools: options.tools, budget, metadata };
   }
 
   private price(outcome: Omit<CallOutcome, "model" | "provider"> & { model?: string | undefined }): Promise<PricedCall> {
@@ -316,7 +318,8 @@ export class MeteredChatModel<
 }
 
 const CARRIED_BUDGET = Symbol("langchain-metered.budget");
-type CarriedBudget = { [CARRIED_BUDGET]?: BudgetCallbackHandler };
+const CARRIED_METADATA = Symbol("langchain-metered.metadata");
+type CarriedBudget = { [CARRIED_BUDGET]?: BudgetCallbackHandler; [CARRIED_METADATA]?: Record<string, unknown> };
 
 function toUsageMetadata({ usage }: PricedCall): UsageMetadata {
   return {
@@ -329,6 +332,10 @@ function toUsageMetadata({ usage }: PricedCall): UsageMetadata {
 /** What a stream has delivered so far: enough to price it, or to estimate it when usage never comes. */
 class StreamTally {
   private text = "";
+  /** The text (and tool-call arguments) received so far. */
+  get answer(): string {
+    return this.text;
+  }
   /** Whether anything at all arrived. */
   received = false;
   private servedModel: string | undefined;
