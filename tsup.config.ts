@@ -6,6 +6,7 @@ export default defineConfig({
     // Optional integrations: each SDK is loaded only from its own entry.
     "langfuse-langchain": "src/integrations/langfuse-langchain.ts",
     langfuse: "src/integrations/langfuse.ts",
+    redis: "src/integrations/redis.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -8,7 +8,13 @@ export { MeteredChatModel, type MeteredChatModelFields, type MeteringFields } fr
 export { meter, MeteredModel, type MeterOptions } from "./model/meter.js";
 export type { BudgetOption, DowngradeOption } from "./model/call-budget.js";
 export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget/budget-handler.js";
-export { BudgetExceededError, type BudgetStop } from "./budget/errors.js";
+export { BudgetExceededError, BudgetStoreUnavailableError, QuotaKeyError, type BudgetStop } from "./budget/errors.js";
+export type { Quota } from "./budget/quotas.js";
+export type { QuotaWindow } from "./budget/windows.js";
+export type { BudgetStore, LimitState, Refusal, StoreLimit } from "./budget/store.js";
+export { InMemoryBudgetStore } from "./budget/memory-store.js";
+export { JsonlMeterSink, type MeterEntry, type MeterSink } from "./budget/meter-sink.js";
+export type { StoreErrorPolicy } from "./budget/spending.js";
 export { RUN_BUDGET_ENV } from "./budget/run-budget.js";
 export { withBudget } from "./budget/with-budget.js";
 export type { BudgetDecision, BudgetView } from "./budget/cost-record.js";

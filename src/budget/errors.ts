@@ -2,6 +2,8 @@ import { stampRetryable } from "@langchain/core/errors";
 import { hasMarker, MeteredError } from "../errors.js";
 
 const budgetMarker = Symbol.for("langchain-metered.BudgetExceededError");
+const storeMarker = Symbol.for("langchain-metered.BudgetStoreUnavailableError");
+const quotaKeyMarker = Symbol.for("langchain-metered.QuotaKeyError");
 
 /** How a budget stopped a call: refused before it was sent, or its cost crossed the limit. */
 export type BudgetStop = "refused" | "exceeded";
@@ -49,5 +51,48 @@ export class BudgetExceededError extends MeteredError {
 
   static override isInstance(error: unknown): error is BudgetExceededError {
     return hasMarker(error, budgetMarker);
+  }
+}
+
+/**
+ * The budget store (e.g. Redis) could not be reached or timed out, so the call was refused: budgets fail
+ * closed. Choose `onStoreError: "allow"` to meter locally instead while the store is down.
+ */
+export class BudgetStoreUnavailableError extends MeteredError {
+  private readonly [storeMarker] = true;
+  /** HTTP-style status: 503 Service Unavailable. */
+  readonly status = 503;
+
+  constructor(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      `The budget store is unavailable (${reason}), so the call was refused: budgets fail closed. Check the store ` +
+        `(e.g. REDIS_URL), or pass \`onStoreError: "allow"\` to meter locally while it is down.`,
+      { cause },
+    );
+  }
+
+  static override isInstance(error: unknown): error is BudgetStoreUnavailableError {
+    return hasMarker(error, storeMarker);
+  }
+}
+
+/** A quota's key names a metadata field the run didn't set. */
+export class QuotaKeyError extends MeteredError {
+  private readonly [quotaKeyMarker] = true;
+  readonly template: string;
+  readonly field: string;
+
+  constructor(template: string, field: string) {
+    super(
+      `Quota key "${template}" needs \`${field}\` in the run's metadata, and the run has none. Pass it with ` +
+        `\`agent.invoke(input, { metadata: { ${field}: "..." } })\`; a missing field never falls back to a shared bucket.`,
+    );
+    this.template = template;
+    this.field = field;
+  }
+
+  static override isInstance(error: unknown): error is QuotaKeyError {
+    return hasMarker(error, quotaKeyMarker);
   }
 }

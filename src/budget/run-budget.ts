@@ -1,6 +1,7 @@
 import { registerConfigureHook } from "@langchain/core/context";
 import { usdToNano } from "../pricing/money.js";
 import { BudgetCallbackHandler } from "./budget-handler.js";
+import type { AdoptedSettings } from "./spending.js";
 
 /** Set to "false" to turn off the per-run default budget (models then use their fallback scope). */
 export const RUN_BUDGET_ENV = "LANGCHAIN_METERED_RUN_BUDGET";
@@ -16,9 +17,8 @@ export class RunBudgetHandler extends BudgetCallbackHandler {
     return undefined;
   }
 
-  override adopt(limitUsd: number, options: { hardCap?: boolean } = {}): void {
-    this.ledger.tighten(usdToNano(limitUsd));
-    if (options.hardCap) this.capped = true; // one hard-capped model makes the whole run hard-capped
+  override adopt(limitUsd: number, settings: Omit<AdoptedSettings, "limitNano"> = {}): void {
+    this.spending.adopt({ ...settings, limitNano: usdToNano(limitUsd) });
   }
 }
 

@@ -3,7 +3,8 @@ import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseMessage } from "@langchain/core/messages";
 import { isAbortError } from "../budget/abort.js";
-import { type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
+import { type BudgetCallbackHandlerOptions, type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
+import { parseQuotas } from "../budget/quotas.js";
 import { findBudget } from "../budget/callbacks.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { RunBudgetHandler } from "../budget/run-budget.js";
@@ -12,10 +13,15 @@ import type { PricedCall } from "../pricing/price-call.js";
 
 /**
  * A model's `budget` option: a per-run limit in USD (default 2), optionally a hard cap that the run can't
- * cross (see `BudgetCallbackHandlerOptions.hardCap`) and a downgrade once the run has spent a fraction of
- * its limit (see {@link DowngradeOption}), or `false` to meter without a limit.
+ * cross, quotas over calendar windows with their store and failure policy, a metering log (see
+ * `BudgetCallbackHandlerOptions`), and a downgrade once the run has spent a fraction of its limit (see
+ * {@link DowngradeOption}); or `false` to meter without a limit.
  */
-export type BudgetOption = { limitUsd?: number; hardCap?: boolean; downgrade?: DowngradeOption } | false;
+export type BudgetOption =
+  | (Pick<BudgetCallbackHandlerOptions, "limitUsd" | "hardCap" | "quotas" | "store" | "onStoreError" | "meter"> & {
+      downgrade?: DowngradeOption;
+    })
+  | false;
 
 /**
  * Where a run's later calls go once it has spent `atFraction` of its limit: `to` is a model name on the
@@ -46,6 +52,8 @@ export interface CallRequest {
   tools: unknown;
   /** A budget handed over outside the callbacks (plain `streamEvents()` drops the run's callbacks). */
   budget?: BudgetCallbackHandler | undefined;
+  /** The run's metadata, handed over the same way (it fills quota keys). */
+  metadata?: Record<string, unknown> | undefined;
 }
 
 /**
@@ -53,8 +61,7 @@ export interface CallRequest {
  * v3 event streaming calls the model that way).
  */
 function contextBudget(): BudgetCallbackHandler | undefined {
-  const callbacks = AsyncLocalStorageProviderSingleton.getRunnableConfig()?.callbacks;
-  return findBudget(callbacks);
+  return findBudget(AsyncLocalStorageProviderSingleton.getRunnableConfig()?.callbacks);
 }
 
 /**
@@ -64,7 +71,7 @@ function contextBudget(): BudgetCallbackHandler | undefined {
 export class CallBudget {
   private constructor(
     private readonly limitUsd: number | undefined,
-    private readonly hardCap: boolean,
+    private readonly settings: Omit<Exclude<BudgetOption, false>, "downgrade">,
     private readonly prices: PriceOverrides | undefined,
     private readonly fallback: Fallback,
   ) {}
@@ -76,7 +83,9 @@ export class CallBudget {
     }
     let fallback = fallbacks.get(fields);
     if (!fallback) fallbacks.set(fields, (fallback = { warned: false }));
-    return new CallBudget(limitUsd, option ? (option.hardCap ?? false) : false, fields.prices, fallback);
+    if (option) parseQuotas(option.quotas); // a bad quota fails at construction
+    const { downgrade: _, ...settings } = option || {};
+    return new CallBudget(limitUsd, settings, fields.prices, fallback);
   }
 
   /**
@@ -91,7 +100,7 @@ export class CallBudget {
   ): BudgetCallbackHandler | undefined {
     const attached = runManager ? runManager.handlers.find(BudgetCallbackHandler.isBudgetHandler) : (carried ?? contextBudget());
     if (attached) {
-      if (this.limitUsd !== undefined) attached.adopt(this.limitUsd, { hardCap: this.hardCap });
+      if (this.limitUsd !== undefined) attached.adopt(this.limitUsd, this.settings);
       return attached;
     }
     if (this.limitUsd === undefined) return undefined;
@@ -99,14 +108,21 @@ export class CallBudget {
   }
 
   /** Begins the call on the budget `locate` found, refusing it before anything is sent when the budget is spent. */
-  begin(handler: BudgetCallbackHandler | undefined, runManager: CallbackManagerForLLMRun | undefined, request: CallRequest): BudgetScope {
+  async begin(
+    handler: BudgetCallbackHandler | undefined,
+    runManager: CallbackManagerForLLMRun | undefined,
+    request: CallRequest,
+  ): Promise<BudgetScope> {
     if (!handler) return NO_BUDGET;
-    const call = handler.begin(runManager?.runId, { ...request, parentRunId: runManager?.parentRunId, metered: true });
-    return new BudgetScope(handler, call);
+    const { budget: _, metadata: carried, ...call } = request;
+    // Quota keys are filled from the run's metadata; a call without a run manager finds it in the context.
+    const metadata = runManager ? undefined : (AsyncLocalStorageProviderSingleton.getRunnableConfig()?.metadata ?? carried);
+    const started = await handler.begin(runManager?.runId, { ...call, metadata, parentRunId: runManager?.parentRunId, metered: true });
+    return new BudgetScope(handler, started);
   }
 
   /** `locate` then `begin`. */
-  open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, options: { standalone?: boolean } = {}): BudgetScope {
+  open(runManager: CallbackManagerForLLMRun | undefined, request: CallRequest, options: { standalone?: boolean } = {}): Promise<BudgetScope> {
     return this.begin(this.locate(runManager, request.budget, options), runManager, request);
   }
 
@@ -114,12 +130,12 @@ export class CallBudget {
   runBudget(): RunBudgetHandler | undefined {
     if (this.limitUsd === undefined) return undefined;
     const budget = new RunBudgetHandler({ prices: this.prices });
-    budget.adopt(this.limitUsd, { hardCap: this.hardCap });
+    budget.adopt(this.limitUsd, this.settings);
     return budget;
   }
 
   private handler(scope: string): BudgetCallbackHandler {
-    return new BudgetCallbackHandler({ limitUsd: this.limitUsd, hardCap: this.hardCap, prices: this.prices, scope });
+    return new BudgetCallbackHandler({ ...this.settings, limitUsd: this.limitUsd, prices: this.prices, scope });
   }
 
   /**
@@ -192,7 +208,7 @@ export class BudgetScope {
   async cutShort(received: boolean): Promise<void> {
     if (!this.handler || !this.call) return;
     if (received) await this.handler.settleCutShort(this.call);
-    else this.handler.release(this.call);
+    else await this.handler.release(this.call);
   }
 
   /** Counts streamed text; throws once the stream's cost so far crosses the limit. */
@@ -200,9 +216,9 @@ export class BudgetScope {
     if (this.handler && this.call) await this.handler.observe(this.call, text);
   }
 
-  /** Charges the call's cost; throws once the spend crosses the limit. */
-  settle(priced: PricedCall): void {
-    if (this.handler && this.call) this.handler.settle(priced, this.call);
+  /** Charges the call's cost; throws once the spend crosses a limit. `answer` is for a metering log with content. */
+  async settle(priced: PricedCall, answer?: string): Promise<void> {
+    if (this.handler && this.call) await this.handler.settle(priced, this.call, answer);
   }
 
   private async failed(error: unknown): Promise<unknown> {
@@ -211,7 +227,7 @@ export class BudgetScope {
       await this.handler.settleCutShort(this.call);
       return this.handler.signal.reason;
     }
-    this.handler.release(this.call);
+    await this.handler.release(this.call);
     return error;
   }
 }

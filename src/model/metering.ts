@@ -7,12 +7,13 @@ import type { PriceCatalog } from "../pricing/catalog.js";
 import { type CallOutcome, hasUsage, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
 import type { CostSource } from "../pricing/price-usage.js";
 import { reportedCostOf } from "../pricing/reported-cost.js";
+import { contentText } from "../usage/estimate.js";
 import { usageContract } from "../usage/providers.js";
 import { BudgetScope, type CallBudget } from "./call-budget.js";
 import type { CallOptions, CallTarget } from "./call-target.js";
 import type { Downgrade, Route } from "./downgrade.js";
 import type { HeaderCapture } from "./response-headers.js";
-import { carriedBudget } from "./run-options.js";
+import { carriedBudget, carriedMetadata } from "./run-options.js";
 import { StreamTally } from "./stream-tally.js";
 
 /** @internal How a metered model meters: shared by `MeteredChatModel` and `meter()`. */
@@ -39,7 +40,7 @@ export class Metering {
   constructor(private readonly settings: MeteringSettings) {}
 
   async generate(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): Promise<ChatResult> {
-    const call = this.start(primary, messages, options, runManager);
+    const call = await this.start(primary, messages, options, runManager);
     try {
       const { target } = call.route;
       const seen = aggregatesBadly(target) ? new StreamTally(target.provider) : undefined;
@@ -58,7 +59,7 @@ export class Metering {
         message.response_metadata = { ...message.response_metadata, cost: priced.cost };
       }
       this.report(priced, runManager);
-      call.scope.settle(priced);
+      await call.scope.settle(priced, seen?.answer ?? (reply ? contentText(reply.content) : ""));
       return result;
     } finally {
       call.close();
@@ -66,7 +67,7 @@ export class Metering {
   }
 
   async *stream(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatGenerationChunk> {
-    const call = this.start(primary, messages, options, runManager);
+    const call = await this.start(primary, messages, options, runManager);
     const seen = new StreamTally(call.route.target.provider);
     let priced: PricedCall | undefined;
     // A chunk with usage is held until the next one arrives: usage may come in several chunks (Anthropic,
@@ -82,7 +83,7 @@ export class Metering {
       }
       priced = await this.price(call, seen.outcome(messages, call.route.options.tools));
       this.report(priced, runManager);
-      call.scope.settle(priced);
+      await call.scope.settle(priced, seen.answer);
       if (held && !priced.cost.estimated) {
         held.message.response_metadata = { ...held.message.response_metadata, cost: priced.cost };
         yield held;
@@ -99,7 +100,7 @@ export class Metering {
 
   async *events(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatModelStreamEvent> {
     // Without a run manager (plain `streamEvents()`), the call is its own run: it gets its own budget.
-    const call = this.start(primary, messages, options, runManager, !runManager);
+    const call = await this.start(primary, messages, options, runManager, !runManager);
     const seen = new StreamTally(call.route.target.provider);
     let priced: PricedCall | undefined;
     try {
@@ -111,7 +112,7 @@ export class Metering {
         }
         priced = await this.price(call, seen.outcome(messages, call.route.options.tools));
         this.report(priced, runManager);
-        call.scope.settle(priced);
+        await call.scope.settle(priced, seen.answer);
         yield {
           ...event,
           ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
@@ -125,12 +126,25 @@ export class Metering {
   }
 
   /** Finds the call's budget, routes it (a downgrade once the run has spent enough), and begins it. */
-  private start(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run, standalone = false): Call {
-    const { budget, downgrade, captureHeaders } = this.settings;
+  private async start(
+    primary: CallTarget,
+    messages: BaseMessage[],
+    options: CallOptions,
+    runManager: Run,
+    standalone = false,
+  ): Promise<Call> {
+    const { budget, downgrade, captureHeaders, catalog } = this.settings;
     const handler = budget.locate(runManager, carriedBudget(options), { standalone });
     const route = downgrade?.route(primary, options, BudgetScope.spentFraction(handler)) ?? { target: primary, options };
-    const request = { messages, model: route.target.modelName, provider: route.target.provider, tools: route.options.tools };
-    const scope = budget.begin(handler, runManager, request);
+    const request = {
+      messages,
+      model: route.target.modelName,
+      provider: route.target.provider,
+      tools: route.options.tools,
+      metadata: carriedMetadata(options),
+      catalog,
+    };
+    const scope = await budget.begin(handler, runManager, request);
     const headers = route.target.capturesHeaders ? captureHeaders?.() : undefined;
     return new Call(scope, route, headers);
   }

@@ -5,7 +5,8 @@ import type { CallBudget } from "./call-budget.js";
 
 // Symbol.for: every entry point of the built package (and an integration reading it) sees the same key.
 const CARRIED_BUDGET = Symbol.for("langchain-metered.budget");
-type CarriedBudget = { [CARRIED_BUDGET]?: BudgetCallbackHandler };
+const CARRIED_METADATA = Symbol.for("langchain-metered.metadata");
+type Carried = { [CARRIED_BUDGET]?: BudgetCallbackHandler; [CARRIED_METADATA]?: Record<string, unknown> };
 
 /**
  * @internal Plain `streamEvents()` drops the run's callbacks before the call: a metered model carries the
@@ -13,12 +14,19 @@ type CarriedBudget = { [CARRIED_BUDGET]?: BudgetCallbackHandler };
  */
 export function carryBudget(config: RunnableConfig, callOptions: object): void {
   const budget = findBudget(config.callbacks);
-  if (budget) (callOptions as CarriedBudget)[CARRIED_BUDGET] = budget;
+  if (budget) (callOptions as Carried)[CARRIED_BUDGET] = budget;
+  // ...and the run's metadata, which fills quota keys.
+  if (config.metadata) (callOptions as Carried)[CARRIED_METADATA] = config.metadata;
 }
 
 /** @internal The budget `carryBudget` put in the call options, if any. */
 export function carriedBudget(callOptions: object): BudgetCallbackHandler | undefined {
-  return (callOptions as CarriedBudget)[CARRIED_BUDGET];
+  return (callOptions as Carried)[CARRIED_BUDGET];
+}
+
+/** @internal The run metadata `carryBudget` put in the call options, if any. */
+export function carriedMetadata(callOptions: object): Record<string, unknown> | undefined {
+  return (callOptions as Carried)[CARRIED_METADATA];
 }
 
 /**

@@ -13,6 +13,11 @@ type Raw = Record<string, unknown>;
  */
 export class StreamTally {
   private text = "";
+
+  /** The text (and tool-call arguments) received so far. */
+  get answer(): string {
+    return this.text;
+  }
   /** Whether anything at all arrived. */
   received = false;
   private servedModel: string | undefined;

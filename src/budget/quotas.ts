@@ -1,0 +1,68 @@
+import { z } from "zod";
+import { usdToNano } from "../pricing/money.js";
+import { QuotaKeyError } from "./errors.js";
+import type { StoreLimit } from "./store.js";
+import { isTimeZone, type QuotaWindow, windowAt } from "./windows.js";
+
+/**
+ * A named limit over a calendar window, shared by every run whose metadata fills its key: e.g.
+ * `{ key: "tenant:{tenant_id}", limitUsd: 500, window: "month" }` with `config.metadata.tenant_id`.
+ */
+export interface Quota {
+  /** A key template; each `{field}` is filled from the run's `config.metadata`. */
+  key: string;
+  /** The most the window may spend, in USD. */
+  limitUsd: number;
+  /** `"day" | "week" | "month"` on calendar boundaries, or `"total"`. */
+  window: QuotaWindow;
+  /** An IANA time zone for the calendar boundaries; UTC by default. */
+  timeZone?: string;
+}
+
+const quotaSchema = z.strictObject({
+  key: z.string().min(1),
+  limitUsd: z.number().finite().nonnegative(),
+  window: z.enum(["day", "week", "month", "total"]),
+  timeZone: z.string().refine(isTimeZone, { message: "Unknown time zone (use an IANA name such as \"Europe/Paris\")" }).optional(),
+});
+
+/** Validates the `quotas` option, naming the bad path. */
+export function parseQuotas(input: unknown): Quota[] {
+  const result = z.array(quotaSchema).safeParse(input ?? []);
+  if (result.success) return result.data as Quota[];
+  const problems = result.error.issues.map((issue) => `quotas${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue.message}`);
+  throw new RangeError(`Invalid \`quotas\` option:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+}
+
+/** A limit a call is checked against: a resolved quota, with the scope name errors report. */
+export interface ResolvedQuota extends StoreLimit {
+  /** The filled key, without the window (what `BudgetExceededError.scope` names). */
+  scope: string;
+}
+
+/** How long after its window ends a counter is kept, so calls that started inside it still settle there. */
+const WINDOW_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * Fills each quota's key from the run's metadata and picks the window occurrence at `now`. A field the
+ * metadata lacks is a `QuotaKeyError`: never a bucket shared by everyone whose field is missing.
+ */
+export function resolveQuotas(quotas: readonly Quota[], metadata: Record<string, unknown> | undefined, now: number): ResolvedQuota[] {
+  return quotas.map((quota) => {
+    const scope = quota.key.replace(/\{([^{}]+)\}/g, (_, field: string) => {
+      const value = metadata?.[field];
+      // An empty id is as good as none: it would put everyone without one in a shared bucket.
+      if ((typeof value !== "string" || value === "") && (typeof value !== "number" || !Number.isFinite(value))) {
+        throw new QuotaKeyError(quota.key, field);
+      }
+      return String(value);
+    });
+    const span = windowAt(quota.window, now, quota.timeZone);
+    return {
+      scope,
+      key: `${scope}:${span.id}`,
+      limitNano: usdToNano(quota.limitUsd),
+      expiresAt: span.endsAt === undefined ? undefined : span.endsAt + WINDOW_GRACE_MS,
+    };
+  });
+}

@@ -1,0 +1,23 @@
+/**
+ * For the Redis suites: the run's redis-server (started by `redis-global-setup.ts`), and `describeRedis`,
+ * which skips a suite, saying why and how to install Redis, when there is none.
+ */
+import { randomUUID } from "node:crypto";
+import { describe, inject } from "vitest";
+
+/** `redis://127.0.0.1:<port>` of the run's redis-server, or "" when the Redis suites are skipped. */
+export const redisUrl: string = inject("redisUrl");
+
+/**
+ * `describe` for a suite that needs Redis: skipped when there is none, with how to get it in its name (the
+ * global setup prints the full reason once).
+ */
+export function describeRedis(name: string, body: () => void): void {
+  if (redisUrl) describe(name, body);
+  else describe.skip(`${name} [skipped: no redis-server; install it with \`apt-get install redis-server\`]`, body);
+}
+
+/** A key part no other test (or test run) shares, so suites running side by side never meet in Redis. */
+export function uniqueId(label: string): string {
+  return `${label}-${randomUUID().slice(0, 8)}`;
+}
