@@ -10,10 +10,13 @@ import type { ChatGenerationChunk, LLMResult } from "@langchain/core/outputs";
 import { type PriceCatalog, catalogFor } from "../pricing/catalog.js";
 import { nanoToUsd, usdToNano } from "../pricing/money.js";
 import { maxRate } from "../pricing/model-price.js";
+import { UnknownModelPriceError } from "../pricing/errors.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
+import { costFromQuote } from "../pricing/price-usage.js";
+import { baseUrlOfSerialized, resolveProvider } from "../pricing/providers.js";
 import { type CallOutcome, costOf, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
-import { contentText, countInputTokens } from "../usage/estimate.js";
-import { normalizeUsage } from "../usage/usage.js";
+import { contentText, countInputTokens, encoderFor } from "../usage/estimate.js";
+import { normalizeUsage, ZERO_USAGE } from "../usage/usage.js";
 import { isAbortError } from "./abort.js";
 import type { CostRecord } from "./cost-record.js";
 import { BudgetExceededError } from "./errors.js";
@@ -152,9 +155,12 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
   /** @internal Starts (or picks up) a call and refuses it, before anything is sent, when a limit is spent. */
   async begin(
     runId: string | undefined,
-    call: Pick<BudgetedCall, "parentRunId" | "messages" | "model" | "provider" | "tools" | "metadata" | "metered">,
+    call: Pick<BudgetedCall, "parentRunId" | "messages" | "model" | "provider" | "tools" | "metadata" | "metered" | "catalog">,
   ): Promise<BudgetedCall> {
-    const started = (runId ? this.inFlight.get(runId) : undefined) ?? this.track(runId, call);
+    const known = runId ? this.inFlight.get(runId) : undefined;
+    // Tracked at handleChatModelStart (with the run's metadata); the model adds what only it knows.
+    if (known) known.catalog ??= call.catalog;
+    const started = known ?? this.track(runId, call);
     try {
       await this.spending.admit(started);
     } catch (error) {
@@ -173,8 +179,8 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     limits: Pick<PlanInput, "requestedMaxTokens" | "modelMaxOutputTokens" | "choices">,
   ): Promise<CallPlan | undefined> {
     if (!this.spending.hardCap || !this.spending.enforcing || !call.model) return undefined;
-    const quote = this.catalog.get(call.model, call.provider);
-    const countedInputTokens = await countInputTokens(call.messages, call.model, call.tools);
+    const quote = this.catalogOf(call).get(call.model, call.provider);
+    const countedInputTokens = await this.inputTokens(call, call.model);
     try {
       return await this.spending.reserve(call, quote.price, quote.source, { countedInputTokens, ...limits });
     } catch (error) {
@@ -193,6 +199,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     // The call's own reservation already counts against the limit: only what goes beyond it can cross.
     const held = call.plan?.reservedNano ?? 0;
     if (!ledger.wouldCross(this.worstCaseNano(call) - held)) return;
+    // Near the limit: price what was received (tokens counted once per piece, so a long stream stays linear).
     const partial = await this.pricePartial(call);
     if (partial && ledger.wouldCross(partial.cost.nanoUsd - held)) await this.settle(partial, call);
   }
@@ -218,7 +225,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
   }
 
   override async handleChatModelStart(
-    _llm: Serialized,
+    llm: Serialized,
     messages: BaseMessage[][],
     runId: string,
     parentRunId?: string,
@@ -226,19 +233,28 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     _tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
+    const invocation = extraParams?.invocation_params as InvocationParams | undefined;
     const call = {
       parentRunId,
       messages: messages[0] ?? [],
       model: typeof metadata?.ls_model_name === "string" ? metadata.ls_model_name : undefined,
-      provider: typeof metadata?.ls_provider === "string" ? metadata.ls_provider : undefined,
-      tools: (extraParams?.invocation_params as { tools?: unknown } | undefined)?.tools,
+      // A plain ChatOpenAI pointed at Groq, DeepSeek, OpenRouter… is priced as the provider its URL belongs to.
+      provider: resolveProvider({
+        lsProvider: typeof metadata?.ls_provider === "string" ? metadata.ls_provider : undefined,
+        baseUrl: baseUrlOfSerialized(llm),
+      }),
+      tools: invocation?.tools,
       metadata,
       metered: metadata?.[METERED_METADATA_KEY] === true,
     };
     // A metered model begins, refuses and settles its own calls (without LangChain's error logging); it
     // finds the call, with the run's metadata, under its run id.
-    if (call.metered) this.track(runId, call);
-    else await this.begin(runId, call);
+    if (call.metered) {
+      this.track(runId, call);
+      return;
+    }
+    const started = await this.begin(runId, call);
+    if (this.spending.hardCap) await this.reserveUnmetered(started, invocation);
   }
 
   override async handleLLMNewToken(
@@ -279,7 +295,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
 
   private track(
     runId: string | undefined,
-    call: Pick<BudgetedCall, "parentRunId" | "messages" | "model" | "provider" | "tools" | "metadata" | "metered">,
+    call: Pick<BudgetedCall, "parentRunId" | "messages" | "model" | "provider" | "tools" | "metadata" | "metered" | "catalog">,
   ): BudgetedCall {
     const tracked: BudgetedCall = {
       ...call,
@@ -287,7 +303,6 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
       runId,
       streamed: "",
       streamedBytes: 0,
-      inputBytes: call.messages.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m.content)), 0),
     };
     if (runId) this.inFlight.set(runId, tracked);
     return tracked;
@@ -300,41 +315,94 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
   private priceEnded(call: BudgetedCall, message: BaseMessage | undefined): Promise<PricedCall | undefined> {
     const usage = (message as AIMessage | undefined)?.usage_metadata;
     const cost = costOf(message);
-    if (cost) return Promise.resolve({ usage: normalizeUsage(usage), cost });
+    if (cost) return Promise.resolve({ usage: normalizeUsage(usage, call.provider), cost });
     return this.priceOrSkip(outcomeOf(call, message, usage));
   }
 
-  private pricePartial(call: BudgetedCall): Promise<PricedCall | undefined> {
-    return this.priceOrSkip(outcomeOf(call, new AIMessage(call.streamed), undefined));
+  /** Prices what a call received so far, counting tokens incrementally: estimated, as no usage came. */
+  private async pricePartial(call: BudgetedCall): Promise<PricedCall | undefined> {
+    if (!call.model) return undefined;
+    const quote = this.catalogOf(call).find(call.model, call.provider);
+    if (!quote) {
+      if (!this.spending.enforcing) return undefined;
+      throw new UnknownModelPriceError(call.model, call.provider);
+    }
+    const inputTokens = await this.inputTokens(call, call.model);
+    const encoder = await encoderFor(call.model);
+    call.outputTokens = (call.outputTokens ?? 0) + encoder.encode(call.streamed.slice(call.countedChars ?? 0)).length;
+    call.countedChars = call.streamed.length;
+    const usage = { ...ZERO_USAGE, inputTokens, outputTokens: call.outputTokens };
+    return { usage, cost: costFromQuote(usage, quote, call.model, true) };
+  }
+
+  /** The call's input tokens, counted locally once. */
+  private async inputTokens(call: BudgetedCall, model: string): Promise<number> {
+    call.inputTokens ??= await countInputTokens(call.messages, model, call.tools);
+    return call.inputTokens;
+  }
+
+  /**
+   * Under a hard cap, a model that isn't metered can't have its max tokens lowered: reserve what it may
+   * spend (its own max tokens, or the default maximum), and refuse it when the budget can't pay for all of it.
+   */
+  private async reserveUnmetered(call: BudgetedCall, invocation: InvocationParams | undefined): Promise<void> {
+    const requested = invocation?.max_tokens ?? invocation?.max_completion_tokens ?? invocation?.max_output_tokens;
+    const plan = await this.reserve(call, {
+      requestedMaxTokens: typeof requested === "number" && requested > 0 ? requested : undefined,
+      modelMaxOutputTokens: undefined,
+      choices: typeof invocation?.n === "number" && invocation.n > 0 ? invocation.n : 1,
+    });
+    if (plan?.decision === "clamped") {
+      await this.release(call);
+      throw this.spending.stop("refused");
+    }
+  }
+
+  private catalogOf(call: BudgetedCall): PriceCatalog {
+    return call.catalog ?? this.catalog;
   }
 
   /** Prices a call; a budget with nothing to enforce (a run no metered model joined) only counts, never throws. */
-  private async priceOrSkip(outcome: CallOutcome | undefined): Promise<PricedCall | undefined> {
+  private async priceOrSkip(outcome: (CallOutcome & { catalog?: PriceCatalog | undefined }) | undefined): Promise<PricedCall | undefined> {
     if (!outcome) return undefined;
     try {
-      return await priceCall(this.catalog, outcome);
+      return await priceCall(outcome.catalog ?? this.catalog, outcome);
     } catch (error) {
       if (!this.spending.enforcing) return undefined;
       throw error;
     }
   }
 
+  /** An upper bound on what the call has cost so far, from byte counts (every token is at least one byte). */
   private worstCaseNano(call: BudgetedCall): number {
-    const quote = call.model ? this.catalog.find(call.model, call.provider) : undefined;
+    const quote = call.model ? this.catalogOf(call).find(call.model, call.provider) : undefined;
     if (!quote) return Number.MAX_SAFE_INTEGER; // unknown price: always count precisely
     const { price } = quote;
     const highest = (rates: bigint[]) => rates.reduce((a, b) => (b > a ? b : a));
     const input = highest([price.input, price.cacheWrite, price.cacheWrite1h, price.inputAudio].map(maxRate));
     const output = highest([price.output, price.outputReasoning, price.outputAudio].map(maxRate));
+    call.inputBytes ??= call.messages.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m.content)), 0);
     const femto = BigInt(call.inputBytes) * input + BigInt(call.streamedBytes) * output;
     return Number(femto / 1_000_000n) + 1;
   }
 }
 
-function outcomeOf(call: BudgetedCall, reply: BaseMessage | undefined, usage: UsageMetadata | undefined): CallOutcome | undefined {
+type InvocationParams = {
+  tools?: unknown;
+  n?: unknown;
+  max_tokens?: unknown;
+  max_completion_tokens?: unknown;
+  max_output_tokens?: unknown;
+};
+
+function outcomeOf(
+  call: BudgetedCall,
+  reply: BaseMessage | undefined,
+  usage: UsageMetadata | undefined,
+): (CallOutcome & { catalog?: PriceCatalog | undefined }) | undefined {
   const model = servedModelOf(reply) ?? call.model;
   if (!model) return undefined;
-  return { messages: call.messages, reply, usage, model, provider: call.provider, tools: call.tools };
+  return { messages: call.messages, reply, usage, model, provider: call.provider, tools: call.tools, catalog: call.catalog };
 }
 
 /** @internal The tool-call names and arguments a stream chunk carries (they are output tokens too). */

@@ -1,5 +1,5 @@
 import type { BaseMessage } from "@langchain/core/messages";
-import type { PriceSource } from "../pricing/catalog.js";
+import type { PriceCatalog, PriceSource } from "../pricing/catalog.js";
 import { type NanoUsd, nanoToUsd } from "../pricing/money.js";
 import type { CompiledPrice } from "../pricing/model-price.js";
 import type { PricedCall } from "../pricing/price-call.js";
@@ -44,10 +44,16 @@ export interface BudgetedCall {
   metadata: Record<string, unknown> | undefined;
   /** A `MeteredChatModel` call: the model itself reports to the budget, the callbacks stand aside. */
   metered: boolean;
+  /** The model's own prices (a metered model's `prices` option), used before the budget's. */
+  catalog?: PriceCatalog | undefined;
   /** Text received so far on a stream, and its UTF-8 size (an upper bound on its token count). */
   streamed: string;
   streamedBytes: number;
-  inputBytes: number;
+  /** Counted once a stream comes near the limit: the input's size and tokens, and the output tokens so far. */
+  inputBytes?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  countedChars?: number;
   /** The quota counters this call is charged to, fixed at admission (its window). */
   limits?: ResolvedQuota[];
   /** Under a hard cap: what was planned and reserved before the call was sent. */

@@ -5,6 +5,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import { isAbortError } from "../budget/abort.js";
 import { type BudgetCallbackHandlerOptions, type BudgetedCall, BudgetCallbackHandler } from "../budget/budget-handler.js";
 import { parseQuotas } from "../budget/quotas.js";
+import type { PriceCatalog } from "../pricing/catalog.js";
 import { findBudget } from "../budget/callbacks.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { RunBudgetHandler } from "../budget/run-budget.js";
@@ -54,6 +55,8 @@ export interface CallRequest {
   budget?: BudgetCallbackHandler | undefined;
   /** The run's metadata, handed over the same way (it fills quota keys). */
   metadata?: Record<string, unknown> | undefined;
+  /** The model's own prices, which the budget uses before its own. */
+  catalog?: PriceCatalog | undefined;
 }
 
 /**

@@ -67,7 +67,7 @@ const WAYS: Record<string, Way> = {
 };
 
 const wantedTokens = (body: unknown) => Number(/\[reply (\d+)\]/.exec(JSON.stringify(body))?.[1] ?? 100);
-const reservedOf = (budget: BudgetCallbackHandler) => (budget as unknown as { ledger: { reservedNano: number } }).ledger.reservedNano;
+const reservedOf = (budget: BudgetCallbackHandler) => (budget as unknown as { spending: { ledger: { reservedNano: number } } }).spending.ledger.reservedNano;
 
 interface TrialOutcome {
   limitNano: number;
