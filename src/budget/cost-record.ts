@@ -40,3 +40,22 @@ export interface CostRecord {
   /** The budget's decision, on records kept by a budget. */
   budget?: BudgetView;
 }
+
+/** @internal The record of a priced call, as `onCost` and a budget's `records` hold it. */
+export function costRecord(
+  priced: { usage: Usage; cost: Cost },
+  run: { runId: string | undefined; parentRunId: string | undefined },
+  budget?: BudgetView,
+): CostRecord {
+  return {
+    runId: run.runId,
+    parentRunId: run.parentRunId,
+    model: priced.cost.model,
+    provider: priced.cost.provider,
+    usage: priced.usage,
+    cost: priced.cost,
+    estimated: priced.cost.estimated,
+    at: new Date(),
+    ...(budget ? { budget } : {}),
+  };
+}

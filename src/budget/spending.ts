@@ -5,7 +5,7 @@ import type { CompiledPrice } from "../pricing/model-price.js";
 import type { PricedCall } from "../pricing/price-call.js";
 import { contentText } from "../usage/estimate.js";
 import { ZERO_USAGE } from "../usage/usage.js";
-import type { BudgetDecision, BudgetView, CostRecord } from "./cost-record.js";
+import { type BudgetDecision, type BudgetView, type CostRecord, costRecord } from "./cost-record.js";
 import { BudgetExceededError, BudgetStoreUnavailableError, type BudgetStop } from "./errors.js";
 import { type CallPlan, type PlanInput, planCall } from "./hard-cap.js";
 import { Ledger } from "./ledger.js";
@@ -291,17 +291,7 @@ export class Spending {
     plan: CallPlan | undefined,
     answer = "",
   ): CostRecord {
-    const record: CostRecord = {
-      runId: call.runId,
-      parentRunId: call.parentRunId,
-      model: priced.cost.model,
-      provider: priced.cost.provider,
-      usage: priced.usage,
-      cost: priced.cost,
-      estimated: priced.cost.estimated,
-      at: new Date(),
-      budget: this.view(decision, plan),
-    };
+    const record = costRecord(priced, call, this.view(decision, plan));
     this.records.push(record);
     if (this.meter && decision !== "refused") {
       void this.meter.write({

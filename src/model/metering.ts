@@ -2,7 +2,7 @@ import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import { type AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
-import type { CostRecord } from "../budget/cost-record.js";
+import { type CostRecord, costRecord } from "../budget/cost-record.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
 import { type CallOutcome, hasUsage, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
 import type { CostSource } from "../pricing/price-usage.js";
@@ -189,16 +189,7 @@ export class Metering {
   private report(priced: PricedCall, runManager: Run): void {
     const { onCost } = this.settings;
     if (!onCost) return;
-    const record: CostRecord = {
-      runId: runManager?.runId,
-      parentRunId: runManager?.parentRunId,
-      model: priced.cost.model,
-      provider: priced.cost.provider,
-      usage: priced.usage,
-      cost: priced.cost,
-      estimated: priced.cost.estimated,
-      at: new Date(),
-    };
+    const record = costRecord(priced, { runId: runManager?.runId, parentRunId: runManager?.parentRunId });
     try {
       onCost(record);
     } catch (error) {
