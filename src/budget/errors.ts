@@ -33,13 +33,24 @@ export class BudgetExceededError extends MeteredError {
   /** Whether the call was refused before it was sent, or its cost crossed the limit. */
   readonly stop: BudgetStop;
 
-  constructor(fields: { limitUsd: number; spentUsd: number; scope: string; stop: BudgetStop; cause?: unknown }) {
+  constructor(fields: {
+    limitUsd: number;
+    spentUsd: number;
+    scope: string;
+    stop: BudgetStop;
+    /** The scope is a quota (its window's counter), not the run's budget. */
+    quota?: boolean;
+    cause?: unknown;
+  }) {
     const { limitUsd, spentUsd, scope, stop } = fields;
     const what = stop === "refused" ? "Call refused: the" : "The";
+    const howToRaise = fields.quota
+      ? "Raise its `limitUsd` in `quotas`, or wait for its window to roll over."
+      : "Raise it with `budget: { limitUsd }` on MeteredChatModel or `new BudgetCallbackHandler({ limitUsd })`, " +
+        "or pass `budget: false` to meter without a limit.";
     super(
-      `${what} ${scope} budget is spent: ${usd(spentUsd)} of its ${usd(limitUsd)} limit. ` +
-        `Raise it with \`budget: { limitUsd }\` on MeteredChatModel or \`new BudgetCallbackHandler({ limitUsd })\`, ` +
-        "or pass `budget: false` to meter without a limit.",
+      `${what} ${fields.quota ? `quota "${scope}"` : `${scope} budget`} is spent: ${usd(spentUsd)} of its ` +
+        `${usd(limitUsd)} limit. ${howToRaise}`,
       { cause: fields.cause },
     );
     this.limitUsd = limitUsd;

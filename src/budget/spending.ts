@@ -232,6 +232,7 @@ export class Spending {
           spentUsd: nanoToUsd(quota.spentNano),
           scope: this.quotaScope(quota.key),
           stop,
+          quota: true,
         })
       : new BudgetExceededError({
           limitUsd: limit === undefined ? Infinity : nanoToUsd(limit),

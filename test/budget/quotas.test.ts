@@ -127,7 +127,7 @@ describe("BudgetExceededError names the quota that stopped the call", () => {
 
     expect(BudgetExceededError.isInstance(exceeded)).toBe(true);
     expect(exceeded).toMatchObject({ scope: "user:u1", stop: "exceeded", limitUsd: 0.001, spentUsd: 0.00135, status: 402 });
-    expect((exceeded as Error).message).toContain("The user:u1 budget is spent: $0.00135 of its $0.001 limit.");
+    expect((exceeded as Error).message).toContain("The quota \"user:u1\" is spent: $0.00135 of its $0.001 limit. Raise its `limitUsd` in `quotas`");
     expect(crossing.signal.aborted).toBe(true);
     expect(crossing.spentUsd).toBe(0.00045); // the run itself spent one call: the quota is what crossed
     expect(server().requests).toHaveLength(3);
@@ -154,7 +154,7 @@ describe("BudgetExceededError names the quota that stopped the call", () => {
     const refused = await rejectionOf(model.invoke("4", { callbacks: [budget], metadata: { user_id: "u2" } }));
 
     expect(refused).toMatchObject({ scope: "user:u1", stop: "refused", limitUsd: 0.001, spentUsd: 0.00135 });
-    expect((refused as Error).message).toContain("Call refused: the user:u1 budget is spent");
+    expect((refused as Error).message).toContain("Call refused: the quota \"user:u1\" is spent");
     expect(server().requests).toHaveLength(3);
   });
 
