@@ -7,6 +7,9 @@ interface Counter {
   expiresAt: number | undefined;
 }
 
+/** How often (in counter lookups) ended windows are swept out. */
+const PRUNE_EVERY = 1024;
+
 /** How long a settled call id is remembered, so a retried settle counts once. */
 const SETTLED_MEMORY_MS = 24 * 60 * 60 * 1000;
 
@@ -24,6 +27,7 @@ export class InMemoryBudgetStore implements BudgetStore {
   private readonly counters = new Map<string, Counter>();
   private readonly settled = new Map<string, { at: number; states: LimitState[] }>();
   private readonly clock: () => number;
+  private operations = 0;
 
   /** @param options.clock the store's clock in ms since epoch (tests move it); default `Date.now`. */
   constructor(options: { clock?: () => number } = {}) {
@@ -69,6 +73,7 @@ export class InMemoryBudgetStore implements BudgetStore {
 
   private counter(limit: StoreLimit): Counter {
     const now = this.clock();
+    if (++this.operations % PRUNE_EVERY === 0) this.pruneExpired(now);
     let counter = this.counters.get(limit.key);
     if (!counter || (counter.expiresAt !== undefined && counter.expiresAt <= now)) {
       counter = { spent: 0, holds: new Map(), expiresAt: limit.expiresAt };
@@ -76,6 +81,13 @@ export class InMemoryBudgetStore implements BudgetStore {
     }
     for (const [id, hold] of counter.holds) if (hold.expiresAt <= now) counter.holds.delete(id);
     return counter;
+  }
+
+  /** Counters of windows that have ended are dropped, so memory doesn't grow with users × days. */
+  private pruneExpired(now: number): void {
+    for (const [key, counter] of this.counters) {
+      if (counter.expiresAt !== undefined && counter.expiresAt <= now) this.counters.delete(key);
+    }
   }
 
   private state(limit: StoreLimit): LimitState {

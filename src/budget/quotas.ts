@@ -48,7 +48,7 @@ const WINDOW_GRACE_MS = 60 * 60 * 1000;
  * metadata lacks is a `QuotaKeyError`: never a bucket shared by everyone whose field is missing.
  */
 export function resolveQuotas(quotas: readonly Quota[], metadata: Record<string, unknown> | undefined, now: number): ResolvedQuota[] {
-  return quotas.map((quota) => {
+  const resolved = quotas.map((quota) => {
     const scope = quota.key.replace(/\{([^{}]+)\}/g, (_, field: string) => {
       const value = metadata?.[field];
       // An empty id is as good as none: it would put everyone without one in a shared bucket.
@@ -65,4 +65,11 @@ export function resolveQuotas(quotas: readonly Quota[], metadata: Record<string,
       expiresAt: span.endsAt === undefined ? undefined : span.endsAt + WINDOW_GRACE_MS,
     };
   });
+  // Two quotas on the same counter (the same key and window occurrence) must charge it once: the tighter holds.
+  const byKey = new Map<string, ResolvedQuota>();
+  for (const quota of resolved) {
+    const seen = byKey.get(quota.key);
+    if (!seen || quota.limitNano < seen.limitNano) byKey.set(quota.key, quota);
+  }
+  return [...byKey.values()];
 }

@@ -77,6 +77,7 @@ export interface AdoptedSettings {
   store?: BudgetStore | undefined;
   meter?: MeterSink | undefined;
   onStoreError?: StoreErrorPolicy | undefined;
+  reservationTtlMs?: number | undefined;
 }
 
 /**
@@ -90,6 +91,8 @@ export class Spending {
   private meter: SafeMeter | undefined;
   /** The quota whose crossing stopped this budget, so later refusals name it rather than the run. */
   private stoppedBy: LimitState | undefined;
+
+  private policyAdopted = false;
 
   constructor(private readonly options: SpendingOptions) {
     this.ledger = new Ledger(options.limitNano);
@@ -120,7 +123,12 @@ export class Spending {
     if (added.length) this.options.quotas = [...this.options.quotas, ...added];
     if (settings.store && this.options.store === defaultStore) this.options.store = settings.store;
     if (settings.meter && !this.meter) this.meter = new SafeMeter(settings.meter);
-    if (settings.onStoreError) this.options.onStoreError = settings.onStoreError;
+    // Fail closed wins: the first model sets the policy, and a later "allow" never loosens a "deny".
+    if (settings.onStoreError && (!this.policyAdopted || settings.onStoreError === "deny")) {
+      this.options.onStoreError = settings.onStoreError;
+    }
+    this.policyAdopted ||= settings.onStoreError !== undefined;
+    if (settings.reservationTtlMs) this.options.reservationTtlMs = settings.reservationTtlMs;
   }
 
   /** How many metering entries the sink failed to take. */

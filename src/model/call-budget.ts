@@ -19,7 +19,10 @@ import type { PricedCall } from "../pricing/price-call.js";
  * {@link DowngradeOption}); or `false` to meter without a limit.
  */
 export type BudgetOption =
-  | (Pick<BudgetCallbackHandlerOptions, "limitUsd" | "hardCap" | "quotas" | "store" | "onStoreError" | "meter"> & {
+  | (Pick<
+      BudgetCallbackHandlerOptions,
+      "limitUsd" | "hardCap" | "quotas" | "store" | "onStoreError" | "meter" | "reservationTtlMs"
+    > & {
       downgrade?: DowngradeOption;
     })
   | false;

@@ -293,3 +293,41 @@ describe("invalid quota options fail at construction, naming the path", () => {
     );
   });
 });
+
+describe("quotas that share a counter, and the run's store policy", () => {
+  it("charges a counter once when two quotas name it, and holds to the tighter limit", async () => {
+    server().setDefault({ usage: USAGE });
+    const store = fixedStore();
+    // Same key and window occurrence in both: one counter. The $0.001 one holds.
+    const quotas: Quota[] = [USER, { ...USER, limitUsd: 0.001 }];
+    const budget = new BudgetCallbackHandler({ quotas, store });
+
+    await meteredModel(server()).invoke("hi", { callbacks: [budget], metadata: META });
+    expect(await spentOf(store, "user:u1:day:2026-11-28")).toBe(CALL_NANO); // 450,000, not 900,000
+
+    await meteredModel(server()).invoke("hi", { callbacks: [budget], metadata: META });
+    const crossing = await rejectionOf(meteredModel(server()).invoke("hi", { callbacks: [budget], metadata: META }));
+    expect(crossing).toMatchObject({ name: "BudgetExceededError", scope: "user:u1", limitUsd: 0.001, stop: "exceeded" });
+  });
+
+  it("never lets a later model loosen a per-run budget's fail-closed policy", async () => {
+    server().setDefault({ usage: USAGE });
+    const failing = fixedStore();
+    vi.spyOn(failing, "check").mockRejectedValue(new Error("store down"));
+    vi.spyOn(failing, "now").mockResolvedValue(NOW);
+    const strict = new MeteredChatModel({ ...meteredFields(), budget: { quotas: [USER], store: failing, onStoreError: "deny" } });
+    const lax = new MeteredChatModel({ ...meteredFields(), budget: { quotas: [USER], store: failing, onStoreError: "allow" } });
+    const run = async () => {
+      await strict.invoke("hi", { metadata: META }).catch(() => undefined);
+      return lax.invoke("hi", { metadata: META });
+    };
+    const { RunnableLambda } = await import("@langchain/core/runnables");
+    const error = await rejectionOf(RunnableLambda.from(run).invoke({}, { metadata: META }));
+    expect(error).toMatchObject({ name: "BudgetStoreUnavailableError" });
+    expect(server().requests).toHaveLength(0);
+  });
+});
+
+function meteredFields() {
+  return { model: "gpt-4o-mini", apiKey: "test", maxRetries: 0, configuration: { baseURL: server().url } };
+}
