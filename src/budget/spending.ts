@@ -93,6 +93,8 @@ export class Spending {
   private stoppedBy: LimitState | undefined;
 
   private policyAdopted = false;
+  /** Calls under a hard cap waiting for a sibling's hold to end. */
+  private waiting: Array<() => void> = [];
 
   constructor(private readonly options: SpendingOptions) {
     this.ledger = new Ledger(options.limitNano);
@@ -166,12 +168,20 @@ export class Spending {
   ): Promise<CallPlan | undefined> {
     if (!this.options.hardCap || !this.enforcing) return undefined;
     const limits = call.limits ?? [];
-    const states = limits.length ? (await this.useStore((store) => store.check(limits))).states : [];
-    // No await between reading the run's room and holding it: concurrent calls see each other's holds.
-    const available = Math.min(this.ledger.availableNano, ...states.map(room));
-    const plan = planCall({ price, ...input, availableNano: available });
-    const tightest = states.find((state) => room(state) === available && available < this.ledger.availableNano);
-    if (plan.decision === "refused" || !this.ledger.reserve(plan.reservedNano)) {
+    let plan: CallPlan;
+    for (;;) {
+      const states = limits.length ? (await this.useStore((store) => store.check(limits))).states : [];
+      // No await between reading the run's room and holding it: concurrent calls see each other's holds.
+      const available = Math.min(this.ledger.availableNano, ...states.map(room));
+      plan = planCall({ price, ...input, availableNano: available });
+      if (plan.decision !== "refused" && this.ledger.reserve(plan.reservedNano)) break;
+      // Siblings' holds are worst cases that usually settle far lower: wait for one to end before refusing,
+      // so parallel calls queue for the room instead of starving while most of the budget is unspent.
+      if (this.ledger.reservedNano > 0 && !this.signal.aborted) {
+        await this.holdsChange();
+        continue;
+      }
+      const tightest = states.find((state) => room(state) === available && available < this.ledger.availableNano);
       return this.refuse(call, priceSource, tightest);
     }
     if (limits.length) {
@@ -181,10 +191,12 @@ export class Spending {
         ({ refused } = await this.useStore((store) => store.reserve(call.callId, limits, plan.reservedNano, ttl)));
       } catch (error) {
         this.ledger.release(plan.reservedNano); // the store failed: the call is not sent, the run gets its room back
+        this.holdsChanged();
         throw error;
       }
       if (refused) {
         this.ledger.release(plan.reservedNano);
+        this.holdsChanged();
         return this.refuse(call, priceSource, refused);
       }
     }
@@ -199,6 +211,7 @@ export class Spending {
     call.plan = undefined; // settled once, even if a stream is priced again when it closes
     const cost = priced.cost.nanoUsd;
     const runCrossed = plan ? this.ledger.settle(plan.reservedNano, cost) : this.ledger.charge(cost);
+    if (plan) this.holdsChanged();
     const states = call.limits?.length ? await this.settleQuotas(call, cost) : [];
     const quotaCrossed = states.find((state) => state.spentNano > state.limitNano);
     const decision: BudgetDecision = runCrossed || quotaCrossed ? "exceeded" : (plan?.decision ?? "allowed");
@@ -212,10 +225,24 @@ export class Spending {
   async release(call: BudgetedCall): Promise<void> {
     if (call.done) return;
     call.done = true;
-    if (call.plan) this.ledger.release(call.plan.reservedNano);
+    if (call.plan) {
+      this.ledger.release(call.plan.reservedNano);
+      this.holdsChanged();
+    }
     const limits = call.limits;
     call.plan = undefined;
     if (limits?.length) await this.useStore((store) => store.release(call.callId, limits)).catch(() => {});
+  }
+
+  /** Resolves the next time a hold is settled or released (or the run is stopped). */
+  private holdsChange(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private holdsChanged(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake();
   }
 
   /** The budget's view, for a record and for tracing. */
@@ -251,6 +278,7 @@ export class Spending {
     if (stop === "exceeded" && !this.signal.aborted) {
       this.stoppedBy = quota;
       this.controller.abort(error);
+      this.holdsChanged(); // calls waiting for room wake up to be refused
     }
     return error;
   }

@@ -153,3 +153,22 @@ it("the trials refuse, they don't overshoot: a refused call is a BudgetExceededE
   expect(outcomes.filter((o) => BudgetExceededError.isInstance(o) && o.stop === "refused")).toHaveLength(7);
   expect(budget.spentUsd).toBeLessThanOrEqual(0.002);
 });
+
+describe("parallel calls under a hard cap queue for room instead of starving", () => {
+  it("sends every call whose actual cost fits, though only two worst cases fit at once", async () => {
+    // gpt-4o-mini, maxTokens 100: each hold is about 41 × 150 + 100 × 600 ≈ 66,000 nano, so two fit in
+    // $0.00015 (150,000 nano); each call is billed ≈ 8 × 150 + 10 × 600 = 7,200 nano, so all eight fit in fact.
+    const bills: Bill[] = [];
+    server().setDefault(billing({ outputTokens: () => 10, onBill: (bill) => bills.push(bill) }));
+    const budget = new BudgetCallbackHandler({ limitUsd: 0.00015, hardCap: true });
+    const model = meteredModel(server(), { model: "gpt-4o-mini", maxTokens: 100 });
+
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => model.invoke("hi", config(budget))));
+
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(8);
+    expect(budget.records.map((r) => r.budget?.decision)).not.toContain("refused");
+    expect(budget.spentUsd).toBeLessThanOrEqual(0.00015);
+    expect(Math.round(budget.spentUsd * 1e9)).toBe(bills.reduce((sum, bill) => sum + (bill.nanoUsd ?? Number.NaN), 0));
+    expect(reservedOf(budget)).toBe(0);
+  });
+});
