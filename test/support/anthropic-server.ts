@@ -7,8 +7,8 @@
  * `cache_creation`. Streamed, input and cache counts come on `message_start` (with `output_tokens: 1`, as
  * the real API sends) and the cumulative output count on `message_delta`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer } from "node:http";
+import { listenOnLoopback, readBody, replyScript, sendJson } from "./loopback.js";
 
 export interface AnthropicUsageScript {
   /** Input tokens that were neither read from nor written to the cache. */
@@ -54,46 +54,34 @@ export interface FakeAnthropic {
 const DEFAULT_TEXT = "Hello from the fake Anthropic.";
 
 export async function startFakeAnthropic(): Promise<FakeAnthropic> {
-  const queue: AnthropicReply[] = [];
+  const replies = replyScript<AnthropicReply>();
   const requests: AnthropicRequest[] = [];
-  let fallback: AnthropicReply = {};
   let seq = 0;
-  const sockets = new Set<Socket>();
 
   const server = createServer(async (req, res) => {
     const body = JSON.parse((await readBody(req)) || "{}");
     const stream = body.stream === true;
     requests.push({ path: req.url ?? "", body, headers: req.headers, stream });
-    if (req.method !== "POST" || !req.url?.startsWith("/v1/messages")) return json(res, 404, error("not_found_error", "Not found"));
-    const reply = queue.shift() ?? fallback;
-    if (reply.status) return json(res, reply.status, error(reply.status === 529 ? "overloaded_error" : "api_error", `scripted ${reply.status}`));
+    if (req.method !== "POST" || !req.url?.startsWith("/v1/messages")) return sendJson(res, 404, error("not_found_error", "Not found"));
+    const reply = replies.next();
+    if (reply.status) return sendJson(res, reply.status, error(reply.status === 529 ? "overloaded_error" : "api_error", `scripted ${reply.status}`));
     const message = buildMessage(reply, body, `msg_fake${String(++seq).padStart(6, "0")}`);
-    if (!stream) return json(res, 200, message);
+    if (!stream) return sendJson(res, 200, message);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     for (const [event, data] of sseEvents(message, reply)) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     res.end();
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
-    script: (...replies) => void queue.push(...replies),
-    setDefault: (reply) => void (fallback = reply),
+    script: replies.script,
+    setDefault: replies.setDefault,
     reset() {
-      queue.length = 0;
+      replies.reset();
       requests.length = 0;
-      fallback = {};
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 
@@ -158,17 +146,4 @@ function error(type: string, message: string): Json {
   return { type: "error", error: { type, message } };
 }
 
-function json(res: ServerResponse, status: number, payload: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(payload));
-}
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk) => (data += chunk));
-    req.on("end", () => resolve(data));
-    req.on("error", reject);
-  });
-}

@@ -8,8 +8,8 @@
  * thoughts + `toolUsePromptTokenCount`. Streamed, every chunk carries usageMetadata: the prompt and cache
  * counts on each one, candidates and total cumulative so far, thoughts from the first chunk on.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer } from "node:http";
+import { listenOnLoopback, readBody, replyScript, sendJson } from "./loopback.js";
 
 export interface GeminiUsageScript {
   /** promptTokenCount (cached tokens included). */
@@ -51,22 +51,20 @@ const DEFAULT_TEXT = "Hello from the fake Gemini.";
 const ROUTE = /^\/v1beta\/models\/([^:]+):(generateContent|streamGenerateContent)/;
 
 export async function startFakeGemini(): Promise<FakeGemini> {
-  const queue: GeminiReply[] = [];
+  const replies = replyScript<GeminiReply>();
   const requests: GeminiRequest[] = [];
-  let fallback: GeminiReply = {};
-  const sockets = new Set<Socket>();
 
   const server = createServer(async (req, res) => {
     const body = JSON.parse((await readBody(req)) || "{}");
     const route = ROUTE.exec(req.url ?? "");
-    if (req.method !== "POST" || !route) return json(res, 404, { error: { code: 404, message: "Not found", status: "NOT_FOUND" } });
+    if (req.method !== "POST" || !route) return sendJson(res, 404, { error: { code: 404, message: "Not found", status: "NOT_FOUND" } });
     const stream = route[2] === "streamGenerateContent";
     requests.push({ path: req.url ?? "", model: decodeURIComponent(route[1] ?? ""), body, stream });
-    const reply = queue.shift() ?? fallback;
-    if (reply.status) return json(res, reply.status, { error: { code: reply.status, message: `scripted ${reply.status}`, status: "UNAVAILABLE" } });
+    const reply = replies.next();
+    if (reply.status) return sendJson(res, reply.status, { error: { code: reply.status, message: `scripted ${reply.status}`, status: "UNAVAILABLE" } });
     const parts = replyParts(reply);
     const usage = reply.usage === undefined ? { prompt: 10, candidates: 5 } : reply.usage;
-    if (!stream) return json(res, 200, response(parts, usage && usageMetadata(usage, usage.candidates ?? 0, true), "STOP"));
+    if (!stream) return sendJson(res, 200, response(parts, usage && usageMetadata(usage, usage.candidates ?? 0, true), "STOP"));
     res.writeHead(200, { "content-type": "text/event-stream" });
     const pieces = splitParts(parts, reply.chunkSize ?? 8);
     let emitted = 0;
@@ -79,27 +77,17 @@ export async function startFakeGemini(): Promise<FakeGemini> {
     }
     res.end();
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
-    script: (...replies) => void queue.push(...replies),
-    setDefault: (reply) => void (fallback = reply),
+    script: replies.script,
+    setDefault: replies.setDefault,
     reset() {
-      queue.length = 0;
+      replies.reset();
       requests.length = 0;
-      fallback = {};
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 
@@ -148,17 +136,4 @@ function response(parts: Json[], usage: Json | null | undefined, finishReason: s
   };
 }
 
-function json(res: ServerResponse, status: number, payload: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(payload));
-}
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk) => (data += chunk));
-    req.on("end", () => resolve(data));
-    req.on("error", reject);
-  });
-}

@@ -11,7 +11,7 @@
  * SDKs' own queueing, batching, masking and serialization. Tests, the example and the benchmark share it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { listenOnLoopback, readBody, sendJson } from "./loopback.js";
 
 /** One v3 ingestion event, as sent. */
 export interface IngestionEvent {
@@ -75,15 +75,10 @@ export async function startLangfuseReceiver(
   const expectedAuth = `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}`;
   const events: IngestionEvent[] = [];
   const spans: ReceivedSpan[] = [];
-  const sockets = new Set<Socket>();
   let unauthorized = 0;
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => send(res, 500, { message: String(error) }));
-  });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    handle(req, res).catch((error: unknown) => sendJson(res, 500, { message: String(error) }));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -91,32 +86,28 @@ export async function startLangfuseReceiver(
     const path = (req.url ?? "/").split("?")[0];
     if (req.headers.authorization !== expectedAuth) {
       unauthorized++;
-      return send(res, 401, { message: "Invalid credentials" });
+      return sendJson(res, 401, { message: "Invalid credentials" });
     }
     if (req.method === "POST" && path === "/api/public/ingestion") {
       const batch = (JSON.parse(raw) as { batch: IngestionEvent[] }).batch;
       events.push(...batch);
-      return send(res, 207, { successes: batch.map(({ id }) => ({ id, status: 201 })), errors: [] });
+      return sendJson(res, 207, { successes: batch.map(({ id }) => ({ id, status: 201 })), errors: [] });
     }
     if (req.method === "POST" && path === "/api/public/otel/v1/traces") {
       if (!String(req.headers["content-type"]).includes("application/json")) {
-        return send(res, 415, { message: "This receiver speaks OTLP/JSON only" });
+        return sendJson(res, 415, { message: "This receiver speaks OTLP/JSON only" });
       }
       spans.push(...decodeOtlp(JSON.parse(raw)));
-      return send(res, 200, {});
+      return sendJson(res, 200, {});
     }
-    return send(res, 404, { message: `Unknown path: ${req.method} ${path}` });
+    return sendJson(res, 404, { message: `Unknown path: ${req.method} ${path}` });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server);
 
   const observations = () => [...foldEvents(events), ...spans.map(spanObservation)];
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     publicKey,
     secretKey,
     events,
@@ -132,11 +123,7 @@ export async function startLangfuseReceiver(
       spans.length = 0;
       unauthorized = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
+    close,
   };
 }
 
@@ -233,17 +220,4 @@ function anyValue(value: any): unknown {
   return undefined;
 }
 
-function send(res: ServerResponse, status: number, payload: unknown): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(payload));
-}
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
