@@ -5,22 +5,22 @@ import {
   type NewTokenIndices,
 } from "@langchain/core/callbacks/base";
 import type { Serialized } from "@langchain/core/load/serializable";
-import { AIMessage, type AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
+import { AIMessage, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import type { ChatGenerationChunk, LLMResult } from "@langchain/core/outputs";
 import { type PriceCatalog, catalogFor } from "../pricing/catalog.js";
 import { nanoToUsd, usdToNano } from "../pricing/money.js";
-import { maxRate } from "../pricing/model-price.js";
 import { UnknownModelPriceError } from "../pricing/errors.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import { costFromQuote } from "../pricing/price-usage.js";
 import { baseUrlOfSerialized, resolveProvider } from "../pricing/providers.js";
 import { type CallOutcome, costOf, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
-import { contentText, countInputTokens, encoderFor } from "../usage/estimate.js";
+import { contentText, countInputTokens, encoderFor, toolCallText } from "../usage/estimate.js";
 import { normalizeUsage, ZERO_USAGE } from "../usage/usage.js";
 import { isAbortError } from "./abort.js";
 import type { CostRecord } from "./cost-record.js";
 import { BudgetExceededError } from "./errors.js";
 import type { CallPlan, PlanInput } from "./hard-cap.js";
+import { boundRates } from "./worst-case.js";
 import type { MeterSink } from "./meter-sink.js";
 import { parseQuotas, type Quota } from "./quotas.js";
 import { type AdoptedSettings, type BudgetedCall, defaultStore, Spending, type StoreErrorPolicy } from "./spending.js";
@@ -375,16 +375,17 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
 
   /** An upper bound on what the call has cost so far, from byte counts (every token is at least one byte). */
   private worstCaseNano(call: BudgetedCall): number {
-    const quote = call.model ? this.catalogOf(call).find(call.model, call.provider) : undefined;
-    if (!quote) return Number.MAX_SAFE_INTEGER; // unknown price: always count precisely
-    const { price } = quote;
-    const highest = (rates: bigint[]) => rates.reduce((a, b) => (b > a ? b : a));
-    const input = highest([price.input, price.cacheWrite, price.cacheWrite1h, price.inputAudio].map(maxRate));
-    const output = highest([price.output, price.outputReasoning, price.outputAudio].map(maxRate));
+    // Every chunk asks: the rates and the input's size are worked out once per call.
+    if (call.bound === undefined) {
+      const quote = call.model ? this.catalogOf(call).find(call.model, call.provider) : undefined;
+      call.bound = quote ? boundRates(quote.price) : null;
+    }
+    if (!call.bound) return Number.MAX_SAFE_INTEGER; // unknown price: always count precisely
     call.inputBytes ??= call.messages.reduce((sum, m) => sum + Buffer.byteLength(JSON.stringify(m.content)), 0);
-    const femto = BigInt(call.inputBytes) * input + BigInt(call.streamedBytes) * output;
+    const femto = BigInt(call.inputBytes) * call.bound.input + BigInt(call.streamedBytes) * call.bound.output;
     return Number(femto / 1_000_000n) + 1;
   }
+
 }
 
 type InvocationParams = {
@@ -405,9 +406,3 @@ function outcomeOf(
   return { messages: call.messages, reply, usage, model, provider: call.provider, tools: call.tools, catalog: call.catalog };
 }
 
-/** @internal The tool-call names and arguments a stream chunk carries (they are output tokens too). */
-export function toolCallText(message: BaseMessage | undefined): string {
-  let text = "";
-  for (const chunk of (message as AIMessageChunk | undefined)?.tool_call_chunks ?? []) text += (chunk.name ?? "") + (chunk.args ?? "");
-  return text;
-}

@@ -9,6 +9,7 @@ import { type BudgetDecision, type BudgetView, type CostRecord, costRecord } fro
 import { BudgetExceededError, BudgetStoreUnavailableError, type BudgetStop } from "./errors.js";
 import { type CallPlan, type PlanInput, planCall } from "./hard-cap.js";
 import { Ledger } from "./ledger.js";
+import type { Rates } from "./worst-case.js";
 import { InMemoryBudgetStore } from "./memory-store.js";
 import { type MeterSink, SafeMeter } from "./meter-sink.js";
 import { type Quota, type ResolvedQuota, resolveQuotas } from "./quotas.js";
@@ -51,6 +52,8 @@ export interface BudgetedCall {
   streamedBytes: number;
   /** Counted once a stream comes near the limit: the input's size and tokens, and the output tokens so far. */
   inputBytes?: number;
+  /** The dearest rates the call can meet (`null`: its price is unknown), for the cheap bound on a stream. */
+  bound?: Rates | null;
   inputTokens?: number;
   outputTokens?: number;
   countedChars?: number;

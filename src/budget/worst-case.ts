@@ -1,5 +1,5 @@
 import type { NanoUsd } from "../pricing/money.js";
-import { type CompiledPrice, type CompiledRate, rateAt } from "../pricing/model-price.js";
+import { type CompiledPrice, type CompiledRate, maxRate, rateAt } from "../pricing/model-price.js";
 
 /** How far the local input count is trusted: it is raised by this fraction and this many tokens. */
 export const INPUT_SAFETY_MARGIN = { fraction: 0.1, tokens: 32 } as const;
@@ -13,11 +13,15 @@ export function withInputMargin(countedTokens: number): number {
   return Math.ceil(countedTokens * (1 + INPUT_SAFETY_MARGIN.fraction)) + INPUT_SAFETY_MARGIN.tokens;
 }
 
-function highest(rates: readonly CompiledRate[], inputTokens: number): bigint {
+/** The kinds a token can be billed as: input side (a cache write can cost more than plain input), output side. */
+const INPUT_KINDS = ["input", "cacheWrite", "cacheWrite1h", "inputAudio"] as const;
+const OUTPUT_KINDS = ["output", "outputReasoning", "outputAudio"] as const;
+
+function dearest(price: CompiledPrice, kinds: ReadonlyArray<keyof CompiledPrice>, rateOf: (rate: CompiledRate) => bigint): bigint {
   let max = 0n;
-  for (const rate of rates) {
-    const price = rateAt(rate, inputTokens);
-    if (price > max) max = price;
+  for (const kind of kinds) {
+    const rate = rateOf(price[kind]);
+    if (rate > max) max = rate;
   }
   return max;
 }
@@ -26,11 +30,23 @@ function highest(rates: readonly CompiledRate[], inputTokens: number): bigint {
  * @internal The most a call can cost, per token, at the tier its input puts it in: input at the dearest
  * input kind (a cache write can cost more than plain input), output at the dearest output kind.
  */
-export function worstRates(price: CompiledPrice, inputTokens: number): { input: bigint; output: bigint } {
-  return {
-    input: highest([price.input, price.cacheWrite, price.cacheWrite1h, price.inputAudio], inputTokens),
-    output: highest([price.output, price.outputReasoning, price.outputAudio], inputTokens),
-  };
+export function worstRates(price: CompiledPrice, inputTokens: number): Rates {
+  const atTier = (rate: CompiledRate) => rateAt(rate, inputTokens);
+  return { input: dearest(price, INPUT_KINDS, atTier), output: dearest(price, OUTPUT_KINDS, atTier) };
+}
+
+/**
+ * @internal The dearest rates a call can meet whatever its size (every tier counted): a bound that needs no
+ * token count, for watching a stream cheaply.
+ */
+export function boundRates(price: CompiledPrice): Rates {
+  return { input: dearest(price, INPUT_KINDS, maxRate), output: dearest(price, OUTPUT_KINDS, maxRate) };
+}
+
+/** @internal Femto-USD per token, on the input side and on the output side. */
+export interface Rates {
+  input: bigint;
+  output: bigint;
 }
 
 const ceilNano = (femto: bigint): NanoUsd => Number((femto + FEMTO_PER_NANO - 1n) / FEMTO_PER_NANO);

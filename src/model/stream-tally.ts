@@ -1,8 +1,7 @@
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import { AIMessage, type AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
-import { toolCallText } from "../budget/budget-handler.js";
 import { hasUsage, rawUsageOf, servedModelOf } from "../pricing/price-call.js";
-import { contentText } from "../usage/estimate.js";
+import { contentText, toolCallText } from "../usage/estimate.js";
 import { type UsageContract, usageContract } from "../usage/providers.js";
 
 type Raw = Record<string, unknown>;

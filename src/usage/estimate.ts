@@ -1,4 +1,4 @@
-import type { BaseMessage } from "@langchain/core/messages";
+import type { AIMessageChunk, BaseMessage } from "@langchain/core/messages";
 import { getEncodingNameForModel, Tiktoken, type TiktokenBPE, type TiktokenModel } from "js-tiktoken/lite";
 import type { Usage } from "./usage.js";
 import { ZERO_USAGE } from "./usage.js";
@@ -42,6 +42,13 @@ export function contentText(content: BaseMessage["content"]): string {
       return "";
     })
     .join("");
+}
+
+/** @internal The tool-call names and arguments a stream chunk carries (they are output tokens too). */
+export function toolCallText(message: BaseMessage | undefined): string {
+  let text = "";
+  for (const chunk of (message as AIMessageChunk | undefined)?.tool_call_chunks ?? []) text += (chunk.name ?? "") + (chunk.args ?? "");
+  return text;
 }
 
 /**
