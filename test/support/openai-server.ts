@@ -11,6 +11,12 @@
  * Replies are scripted per request (FIFO queue, then a default). Everything is
  * deterministic: ids come from a per-server counter and default usage follows
  * `estimateTokens`, so tests can predict exact token counts.
+ *
+ * Fault injection (`ScriptedReply.fault`, `rawUsage`) makes the fake misbehave the
+ * way real providers and proxies do, and `FakeOpenAI.bill` keeps what the provider
+ * would have charged for each request regardless of what the client got to see,
+ * so tests can check that no paid call is ever metered at $0. See `BillEntry` for
+ * the billing rules.
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -51,6 +57,106 @@ export interface ScriptedReply {
   headers?: Record<string, string>;
   /** Merged into the raw usage object (e.g. OpenRouter's { cost: 0.0012 }). */
   extraUsage?: Record<string, unknown>;
+  /**
+   * Sent verbatim as the response's `usage` (JSON body, the final Chat Completions
+   * usage chunk, the Responses API's `response.completed`) instead of the derived
+   * one: strings, negative/fractional/absurd counts, `null`… `extraUsage` is not
+   * merged in, and `usage: null` does not suppress it. With Chat Completions
+   * streaming it is only sent when the request asks for `include_usage`, like real
+   * usage. The bill ignores it: it charges what the derived usage says.
+   */
+  rawUsage?: unknown;
+  /** Misbehave on purpose; see `Fault`. Ignored when `status` >= 400 (the error reply wins). */
+  fault?: Fault;
+  /**
+   * SSE events written before a streaming `reset-mid-stream` / `malformed-sse` /
+   * `hang` fault strikes. Default 2. Events are counted as written on the wire:
+   * for Chat Completions the role chunk is event 1 (so the default 2 = role chunk +
+   * first content delta); for the Responses API `response.created` and
+   * `response.in_progress` are events 1 and 2 (no text yet).
+   * For `hang`, only an explicit value makes a stream stall after K events; without
+   * it a hanging request gets no response at all (not even headers).
+   */
+  faultAfterChunks?: number;
+}
+
+/**
+ * What the fake does instead of a well-formed answer.
+ *
+ * - `reset-mid-stream`: streaming: headers + the first K SSE events (`faultAfterChunks`),
+ *   then the TCP connection is closed without the terminating chunk (and without
+ *   `[DONE]`). Non-streaming: headers (with the full `content-length`) and the first
+ *   half of the JSON body, then the connection is closed.
+ * - `malformed-sse`: streaming: K good events, then a `data:` line that is not JSON
+ *   (`data: {"choices": [`), then the response ends normally (no `[DONE]`).
+ *   Non-streaming: a 200 JSON response whose body is the first half of the JSON.
+ * - `html-200`: status 200, `content-type: text/html`, a proxy's HTML error page
+ *   (streaming or not).
+ * - `empty-200`: status 200, `content-type: application/json`, empty body (streaming or not).
+ * - `empty-object-200`: status 200 with body `{}`; streaming: an SSE stream whose only
+ *   event is `data: [DONE]`.
+ * - `hang`: accept the request and never answer, until the client goes away or the
+ *   server closes. Streaming with an explicit `faultAfterChunks`: headers and K
+ *   events, then silence.
+ *
+ * `chunkDelayMs` still applies (before each event, or once before the body).
+ */
+export type Fault = "reset-mid-stream" | "malformed-sse" | "html-200" | "empty-200" | "empty-object-200" | "hang";
+
+/**
+ * What a real provider would bill for one request. Exactly one entry per recorded
+ * request, pushed when the exchange is over — before the client can see the end
+ * of a completed answer, but only once the fake notices for an abort, a fault or a
+ * hang (`await server.settled()` waits for those). Rules:
+ *
+ * - Error status (`status` >= 400, incl. a throwing ReplyFn's 500): an entry with
+ *   zero tokens and that `status`, `complete: true`. `billedRequests()` / `billTotals()`
+ *   leave them out.
+ * - Complete 200 answer (JSON, or a stream written in full): the derived usage —
+ *   scripted counts, else `estimateTokens` — even when the client was shown something
+ *   else (`rawUsage`, `usage: null`, `extraUsage`, no `include_usage`). `complete: true`.
+ * - Stream cut short (client abort, `reset-mid-stream`, `malformed-sse`, a stalled
+ *   `hang`): the full input (`inputTokens`, `cachedTokens`), all reasoning tokens (spent
+ *   before the first event, so billed as soon as the 200 status line went out), plus
+ *   the visible output in proportion to the characters of content / tool-argument
+ *   deltas actually written: `ceil((completion - reasoning) * writtenChars / totalChars)`,
+ *   with `totalChars` all content + argument characters of the full answer (× n) and
+ *   reasoning clamped to completion. `outputTokens` includes `reasoningTokens`, as
+ *   OpenAI's `completion_tokens` does. `complete: false`.
+ * - Non-streaming `reset-mid-stream` / `malformed-sse`, and `html-200` / `empty-200` /
+ *   `empty-object-200` (streaming or not): the whole answer was generated (and paid
+ *   for) before the response was mangled: the full derived usage, `complete: false`.
+ * - Client gone before any status line was sent (a `hang`, or an abort during a
+ *   non-streaming `chunkDelayMs`): the input only, `status: 0`, `complete: false`.
+ */
+export interface BillEntry {
+  /** Index into `requests` (as of when the request arrived). */
+  requestIndex: number;
+  /** Served model (the request's model, or the scripted one). */
+  model: string;
+  inputTokens: number;
+  /** Includes `reasoningTokens`. */
+  outputTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  /** HTTP status sent; 0 when no status line was sent. */
+  status: number;
+  /** True when the client could have received the whole, well-formed answer (or error). */
+  complete: boolean;
+  fault: Fault | null;
+  /** SSE events written (streaming only; 0 otherwise, excluding `[DONE]` and a malformed line). */
+  writtenEvents: number;
+  /** Characters of content / tool-argument deltas written (streaming only). */
+  writtenChars: number;
+}
+
+export interface BillTotals {
+  inputTokens: number;
+  outputTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  /** Billed requests: entries whose status is not an error (status < 400). */
+  requests: number;
 }
 
 export type ReplyFn = (req: RecordedRequest) => ScriptedReply | Promise<ScriptedReply>;
@@ -68,6 +174,14 @@ export interface RecordedRequest {
 export interface FakeOpenAI {
   url: string;
   requests: RecordedRequest[];
+  /** The provider's own bill, one entry per settled request (see `BillEntry`). Cleared by `reset()`. */
+  bill: BillEntry[];
+  /** Bill entries that cost something: errors (status >= 400) left out. */
+  billedRequests(): BillEntry[];
+  /** Sum of `billedRequests()`. */
+  billTotals(): BillTotals;
+  /** Resolves once every request recorded so far has its bill entry (a `hang` only settles when its client goes away). */
+  settled(): Promise<void>;
   script(...replies: (ScriptedReply | ReplyFn)[]): void;
   setDefault(reply: ScriptedReply | ReplyFn): void;
   reset(): void;
@@ -97,6 +211,13 @@ interface Plan {
   toolCalls: ResolvedToolCall[];
   n: number;
   usage: Required<ScriptedUsage> | null;
+  /** What the provider really used (= usage, also when usage is null or rawUsage is set): the bill. */
+  billUsage: Required<ScriptedUsage>;
+  /** reply.rawUsage !== undefined. */
+  hasRawUsage: boolean;
+  rawUsage: unknown;
+  /** Content + tool-argument characters of the whole answer (all n choices). */
+  totalChars: number;
   /** Only put cache_write_tokens on the wire when scripted: real OpenAI omits it. */
   hasCacheWrite: boolean;
   extraUsage: Record<string, unknown>;
@@ -104,11 +225,28 @@ interface Plan {
   chunkSize: number;
 }
 
+/** One recorded request on its way to a bill entry. */
+interface Exchange {
+  record: RecordedRequest;
+  requestIndex: number;
+  epoch: number;
+  /** Request's model, for error entries. */
+  model: string;
+  done: Promise<void>;
+  settle(entry: Omit<BillEntry, "requestIndex">): void;
+  /** The fake itself cut the connection (fault), so a close is not a client abort. */
+  serverCut: boolean;
+}
+
 export async function startFakeOpenAI(
   options: { port?: number; defaultReply?: ScriptedReply | ReplyFn } = {},
 ): Promise<FakeOpenAI> {
   const queue: (ScriptedReply | ReplyFn)[] = [];
   const requests: RecordedRequest[] = [];
+  const bill: BillEntry[] = [];
+  const pending = new Set<Promise<void>>();
+  // Bumped by reset(): requests still in flight then settle into nothing.
+  let epoch = 0;
   let defaultReply: ScriptedReply | ReplyFn | undefined = options.defaultReply;
   let seq = 0;
   const nextId = (prefix: string): string => `${prefix}_fake${String(++seq).padStart(6, "0")}`;
@@ -117,13 +255,39 @@ export async function startFakeOpenAI(
   // keep server.close() pending forever.
   const sockets = new Set<Socket>();
 
+  function open(record: RecordedRequest): Exchange {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    pending.add(done);
+    let settled = false;
+    const ex: Exchange = {
+      record,
+      requestIndex: requests.length - 1,
+      epoch,
+      model: typeof record.body?.model === "string" ? record.body.model : "gpt-4o-mini",
+      done,
+      serverCut: false,
+      settle: (entry) => {
+        if (settled) return;
+        settled = true;
+        pending.delete(done);
+        resolve();
+        if (ex.epoch === epoch) bill.push({ requestIndex: ex.requestIndex, ...entry });
+      },
+    };
+    return ex;
+  }
+
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    const ctx: { ex?: Exchange } = {};
+    handle(req, res, ctx).catch((err: unknown) => {
       // A throwing ReplyFn is a test bug; surface it as a 500 rather than hanging.
       if (!res.headersSent && !res.destroyed) {
         sendJson(res, 500, errorBody(500, `Fake server error: ${String(err)}`));
+        ctx.ex?.settle(zeroBill(ctx.ex.model, 500));
       } else {
         res.destroy();
+        ctx.ex?.settle(zeroBill(ctx.ex.model, res.headersSent ? res.statusCode : 0));
       }
     });
   });
@@ -132,12 +296,11 @@ export async function startFakeOpenAI(
     socket.on("close", () => sockets.delete(socket));
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let record: RecordedRequest | undefined;
+  async function handle(req: IncomingMessage, res: ServerResponse, ctx: { ex?: Exchange }): Promise<void> {
     // "close" fires both after a normal finish and when the client goes away;
     // only the latter leaves the response unfinished.
     res.on("close", () => {
-      if (!res.writableFinished && record) record.aborted = true;
+      if (!res.writableFinished && ctx.ex && !ctx.ex.serverCut) ctx.ex.record.aborted = true;
     });
 
     const raw = await readBody(req);
@@ -155,8 +318,10 @@ export async function startFakeOpenAI(
       return;
     }
     const b = body as Json;
-    record = { path, api, body, headers: { ...req.headers }, stream: b.stream === true, aborted: res.destroyed };
+    const record: RecordedRequest = { path, api, body, headers: { ...req.headers }, stream: b.stream === true, aborted: res.destroyed };
     requests.push(record);
+    const ex = open(record);
+    ctx.ex = ex;
 
     const source = queue.shift() ?? defaultReply ?? {};
     const reply = typeof source === "function" ? await source(record) : source;
@@ -165,14 +330,77 @@ export async function startFakeOpenAI(
     if (reply.status !== undefined && reply.status >= 400) {
       if (reply.status === 429) headers["retry-after"] = "0";
       sendJson(res, reply.status, errorBody(reply.status), headers);
+      ex.settle(zeroBill(ex.model, reply.status));
       return;
     }
 
     const plan = buildPlan(b, api, reply, nextId);
-    if (!record.stream) {
+    const fault = reply.fault ?? null;
+    // Bill helpers: the whole derived usage, or what was produced before the exchange stopped.
+    const full = (complete: boolean, events = 0, chars = 0): Omit<BillEntry, "requestIndex"> =>
+      fullBill(plan, res.headersSent ? res.statusCode : 0, complete, fault, events, chars);
+    const partial = (events: number, chars: number): Omit<BillEntry, "requestIndex"> =>
+      partialBill(plan, res.headersSent ? res.statusCode : 0, fault, events, chars);
+    const cut = (): void => {
+      ex.serverCut = true;
+      closeConnection(res);
+    };
+
+    if (fault === "hang" && !(record.stream && reply.faultAfterChunks !== undefined)) {
+      await closed(res);
+      ex.settle(partial(0, 0));
+      return;
+    }
+
+    if (!record.stream || fault === "html-200" || fault === "empty-200" || fault === "empty-object-200") {
       await sleep(plan.chunkDelayMs, res);
+      if (res.destroyed) {
+        ex.settle(partial(0, 0)); // client gone before the answer: input only
+        return;
+      }
+      if (fault === "html-200") {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", ...headers });
+        ex.settle(full(false));
+        res.end(HTML_ERROR_PAGE);
+        return;
+      }
+      if (fault === "empty-200") {
+        res.writeHead(200, { "content-type": "application/json", ...headers });
+        ex.settle(full(false));
+        res.end();
+        return;
+      }
+      if (fault === "empty-object-200") {
+        if (record.stream) {
+          res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", ...headers });
+          ex.settle(full(false));
+          res.end("data: [DONE]\n\n");
+        } else {
+          res.writeHead(200, { "content-type": "application/json", ...headers });
+          ex.settle(full(false));
+          res.end("{}");
+        }
+        return;
+      }
       const payload = api === "chat" ? chatCompletion(plan, nextId("chatcmpl")) : responseObject(plan, b, nextId);
-      sendJson(res, 200, payload, headers);
+      const text = JSON.stringify(payload);
+      const half = text.slice(0, Math.floor(text.length / 2));
+      if (fault === "reset-mid-stream") {
+        res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...headers });
+        ex.settle(full(false));
+        res.write(half);
+        cut();
+        return;
+      }
+      if (fault === "malformed-sse") {
+        res.writeHead(200, { "content-type": "application/json", ...headers });
+        ex.settle(full(false));
+        res.end(half);
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json", ...headers });
+      ex.settle(full(true));
+      res.end(text);
       return;
     }
 
@@ -186,12 +414,38 @@ export async function startFakeOpenAI(
     // (possibly delayed) chunk, as with a real server's time-to-first-token.
     res.flushHeaders();
     const events = api === "chat" ? chatStreamEvents(plan, b, nextId("chatcmpl")) : responsesStreamEvents(plan, b, nextId);
+    const stopsEarly = fault === "reset-mid-stream" || fault === "malformed-sse" || fault === "hang";
+    const stopAfter = Math.max(0, Math.floor(reply.faultAfterChunks ?? 2));
+    let written = 0;
+    let chars = 0;
     for (const event of events) {
+      if (stopsEarly && written >= stopAfter) break;
       await sleep(plan.chunkDelayMs, res);
       // Client gone (abort): stop producing; the "close" listener already set the flag.
-      if (res.destroyed || !res.writable) return;
-      res.write(event);
+      if (res.destroyed || !res.writable) {
+        ex.settle(partial(written, chars));
+        return;
+      }
+      res.write(event.text);
+      written++;
+      chars += event.chars;
     }
+    if (fault === "reset-mid-stream") {
+      ex.settle(partial(written, chars));
+      cut();
+      return;
+    }
+    if (fault === "malformed-sse") {
+      ex.settle(partial(written, chars));
+      res.end(api === "chat" ? MALFORMED_CHAT_SSE : MALFORMED_RESPONSES_SSE);
+      return;
+    }
+    if (fault === "hang") {
+      await closed(res);
+      ex.settle(partial(written, chars));
+      return;
+    }
+    ex.settle(full(true, written, chars));
     if (api === "chat" && !res.destroyed) res.write("data: [DONE]\n\n");
     res.end();
   }
@@ -202,14 +456,32 @@ export async function startFakeOpenAI(
   });
   const { port } = server.address() as AddressInfo;
 
+  const billedRequests = (): BillEntry[] => bill.filter((e) => e.status < 400);
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    bill,
+    billedRequests,
+    billTotals: () =>
+      billedRequests().reduce<BillTotals>(
+        (t, e) => ({
+          inputTokens: t.inputTokens + e.inputTokens,
+          outputTokens: t.outputTokens + e.outputTokens,
+          cachedTokens: t.cachedTokens + e.cachedTokens,
+          reasoningTokens: t.reasoningTokens + e.reasoningTokens,
+          requests: t.requests + 1,
+        }),
+        { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, requests: 0 },
+      ),
+    settled: async () => void (await Promise.all([...pending])),
     script: (...replies) => void queue.push(...replies),
     setDefault: (reply) => void (defaultReply = reply),
     reset: () => {
       queue.length = 0;
       requests.length = 0;
+      bill.length = 0;
+      pending.clear();
+      epoch++;
       defaultReply = undefined;
     },
     close: () =>
@@ -217,6 +489,66 @@ export async function startFakeOpenAI(
         server.close(() => resolve()); // resolves even when already closed (callback gets an error)
         for (const socket of sockets) socket.destroy();
       }),
+  };
+}
+
+const HTML_ERROR_PAGE =
+  "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+const MALFORMED_CHAT_SSE = 'data: {"choices": [\n\n';
+const MALFORMED_RESPONSES_SSE = 'event: response.output_text.delta\ndata: {"type": "response.output_text.delta", "delta": \n\n';
+
+// ---------------------------------------------------------------------------
+// Billing
+// ---------------------------------------------------------------------------
+
+function zeroBill(model: string, status: number): Omit<BillEntry, "requestIndex"> {
+  return {
+    model,
+    inputTokens: 0,
+    outputTokens: 0,
+    cachedTokens: 0,
+    reasoningTokens: 0,
+    status,
+    complete: true,
+    fault: null,
+    writtenEvents: 0,
+    writtenChars: 0,
+  };
+}
+
+function fullBill(plan: Plan, status: number, complete: boolean, fault: Fault | null, events: number, chars: number): Omit<BillEntry, "requestIndex"> {
+  const u = plan.billUsage;
+  return {
+    model: plan.model,
+    inputTokens: u.promptTokens,
+    outputTokens: u.completionTokens,
+    cachedTokens: u.cachedTokens,
+    reasoningTokens: u.reasoningTokens,
+    status,
+    complete,
+    fault,
+    writtenEvents: events,
+    writtenChars: chars,
+  };
+}
+
+/** See BillEntry: input in full; reasoning once the status line is out; visible output pro rata of characters written. */
+function partialBill(plan: Plan, status: number, fault: Fault | null, events: number, chars: number): Omit<BillEntry, "requestIndex"> {
+  const u = plan.billUsage;
+  const reasoning = status === 0 ? 0 : Math.min(u.reasoningTokens, u.completionTokens);
+  const visible = Math.max(0, u.completionTokens - Math.min(u.reasoningTokens, u.completionTokens));
+  const written = plan.totalChars > 0 ? Math.ceil((visible * Math.min(chars, plan.totalChars)) / plan.totalChars) : 0;
+  return {
+    model: plan.model,
+    inputTokens: u.promptTokens,
+    outputTokens: reasoning + written,
+    cachedTokens: u.cachedTokens,
+    reasoningTokens: reasoning,
+    status,
+    complete: false,
+    fault,
+    writtenEvents: events,
+    writtenChars: chars,
   };
 }
 
@@ -243,27 +575,29 @@ function buildPlan(body: Json, api: "chat" | "responses", reply: ScriptedReply, 
   // `n` only exists on Chat Completions; the Responses API always returns one output.
   const n = api === "chat" && typeof body.n === "number" && body.n > 1 ? Math.floor(body.n) : 1;
 
-  let usage: Required<ScriptedUsage> | null = null;
-  if (reply.usage !== null) {
-    const s = reply.usage ?? {};
-    const completionText =
-      (content ?? "") + (toolCalls.length ? JSON.stringify(toolCalls.map(({ name, arguments: a }) => ({ name, arguments: a }))) : "");
-    usage = {
-      promptTokens: s.promptTokens ?? estimateTokens(JSON.stringify((api === "chat" ? body.messages : body.input) ?? "")),
-      completionTokens: s.completionTokens ?? estimateTokens(completionText) * n,
-      cachedTokens: s.cachedTokens ?? 0,
-      cacheWriteTokens: s.cacheWriteTokens ?? 0,
-      reasoningTokens: s.reasoningTokens ?? 0,
-      inputAudioTokens: s.inputAudioTokens ?? 0,
-      outputAudioTokens: s.outputAudioTokens ?? 0,
-    };
-  }
+  // Derived even when usage is null (a proxy dropped it): the provider still used, and billed, these.
+  const s = reply.usage ?? {};
+  const completionText =
+    (content ?? "") + (toolCalls.length ? JSON.stringify(toolCalls.map(({ name, arguments: a }) => ({ name, arguments: a }))) : "");
+  const derived: Required<ScriptedUsage> = {
+    promptTokens: s.promptTokens ?? estimateTokens(JSON.stringify((api === "chat" ? body.messages : body.input) ?? "")),
+    completionTokens: s.completionTokens ?? estimateTokens(completionText) * n,
+    cachedTokens: s.cachedTokens ?? 0,
+    cacheWriteTokens: s.cacheWriteTokens ?? 0,
+    reasoningTokens: s.reasoningTokens ?? 0,
+    inputAudioTokens: s.inputAudioTokens ?? 0,
+    outputAudioTokens: s.outputAudioTokens ?? 0,
+  };
   return {
     model: reply.model ?? (typeof body.model === "string" ? body.model : "gpt-4o-mini"),
     content,
     toolCalls,
     n,
-    usage,
+    usage: reply.usage === null ? null : derived,
+    billUsage: derived,
+    hasRawUsage: reply.rawUsage !== undefined,
+    rawUsage: reply.rawUsage,
+    totalChars: n * ((content ?? "").length + toolCalls.reduce((sum, tc) => sum + tc.arguments.length, 0)),
     hasCacheWrite: reply.usage?.cacheWriteTokens !== undefined,
     extraUsage: reply.extraUsage ?? {},
     chunkDelayMs: reply.chunkDelayMs ?? 0,
@@ -334,7 +668,9 @@ function minimalValue(schema: unknown, root: unknown, depth = 0): unknown {
 // Chat Completions
 // ---------------------------------------------------------------------------
 
-function chatUsage(plan: Plan): Json | undefined {
+/** The wire `usage` for Chat Completions: rawUsage verbatim, else derived; undefined = omit. */
+function chatUsage(plan: Plan): unknown {
+  if (plan.hasRawUsage) return plan.rawUsage;
   const u = plan.usage;
   if (!u) return undefined;
   return {
@@ -378,16 +714,24 @@ function chatCompletion(plan: Plan, id: string): Json {
       finish_reason: finishReason(plan),
       logprobs: null,
     })),
-    ...(usage ? { usage } : {}),
+    ...(usage === undefined ? {} : { usage }),
   };
 }
 
-function* chatStreamEvents(plan: Plan, body: Json, id: string): Generator<string> {
+/** One SSE event and the content / tool-argument characters it carries (for the bill). */
+interface StreamEvent {
+  text: string;
+  chars: number;
+}
+
+function* chatStreamEvents(plan: Plan, body: Json, id: string): Generator<StreamEvent> {
   const created = now();
-  const includeUsage = (body.stream_options as Json | undefined)?.include_usage === true && plan.usage !== null;
+  const includeUsage = (body.stream_options as Json | undefined)?.include_usage === true && (plan.usage !== null || plan.hasRawUsage);
   // Like OpenAI: with include_usage every content chunk carries `usage: null`.
-  const chunk = (choices: Json[], extra: Json = includeUsage ? { usage: null } : {}): string =>
-    sse({ id, object: "chat.completion.chunk", created, model: plan.model, system_fingerprint: "fp_fake", choices, ...extra });
+  const chunk = (choices: Json[], extra: Json = includeUsage ? { usage: null } : {}, chars = 0): StreamEvent => ({
+    text: sse({ id, object: "chat.completion.chunk", created, model: plan.model, system_fingerprint: "fp_fake", choices, ...extra }),
+    chars,
+  });
   const choice = (index: number, delta: Json, finish: string | null = null): Json => ({
     index,
     delta,
@@ -398,7 +742,7 @@ function* chatStreamEvents(plan: Plan, body: Json, id: string): Generator<string
   for (let index = 0; index < plan.n; index++) {
     yield chunk([choice(index, { role: "assistant", content: "", refusal: null })]);
     for (const piece of split(plan.content ?? "", plan.chunkSize)) {
-      yield chunk([choice(index, { content: piece })]);
+      yield chunk([choice(index, { content: piece })], undefined, piece.length);
     }
     for (const [i, tc] of plan.toolCalls.entries()) {
       // First delta names the call (id/type/name, empty args); the rest stream arguments only.
@@ -406,7 +750,7 @@ function* chatStreamEvents(plan: Plan, body: Json, id: string): Generator<string
         choice(index, { tool_calls: [{ index: i, id: tc.id, type: "function", function: { name: tc.name, arguments: "" } }] }),
       ]);
       for (const piece of split(tc.arguments, plan.chunkSize)) {
-        yield chunk([choice(index, { tool_calls: [{ index: i, function: { arguments: piece } }] })]);
+        yield chunk([choice(index, { tool_calls: [{ index: i, function: { arguments: piece } }] })], undefined, piece.length);
       }
     }
     yield chunk([choice(index, {}, finishReason(plan))]);
@@ -418,7 +762,9 @@ function* chatStreamEvents(plan: Plan, body: Json, id: string): Generator<string
 // Responses API
 // ---------------------------------------------------------------------------
 
-function responsesUsage(plan: Plan): Json | undefined {
+/** The wire `usage` for the Responses API: rawUsage verbatim, else derived; undefined = omit. */
+function responsesUsage(plan: Plan): unknown {
+  if (plan.hasRawUsage) return plan.rawUsage;
   const u = plan.usage;
   if (!u) return undefined;
   return {
@@ -453,7 +799,7 @@ function responseOutput(plan: Plan, nextId: (p: string) => string): Json[] {
 }
 
 /** Full Response envelope. `text` is echoed because LangChain reads response.text.format to parse structured output. */
-function responseEnvelope(plan: Plan, body: Json, id: string, createdAt: number, status: string, output: Json[], usage: Json | undefined | null): Json {
+function responseEnvelope(plan: Plan, body: Json, id: string, createdAt: number, status: string, output: Json[], usage: unknown): Json {
   return {
     id,
     object: "response",
@@ -478,13 +824,13 @@ function responseObject(plan: Plan, body: Json, nextId: (p: string) => string): 
   return responseEnvelope(plan, body, nextId("resp"), now(), "completed", responseOutput(plan, nextId), responsesUsage(plan));
 }
 
-function* responsesStreamEvents(plan: Plan, body: Json, nextId: (p: string) => string): Generator<string> {
+function* responsesStreamEvents(plan: Plan, body: Json, nextId: (p: string) => string): Generator<StreamEvent> {
   const id = nextId("resp");
   const createdAt = now();
   const output = responseOutput(plan, nextId);
   let sequence = 0;
   // Responses SSE names each event (`event:` line) and repeats the type inside the data.
-  const event = (type: string, data: Json): string => sse({ type, sequence_number: sequence++, ...data }, type);
+  const event = (type: string, data: Json, chars = 0): StreamEvent => ({ text: sse({ type, sequence_number: sequence++, ...data }, type), chars });
 
   yield event("response.created", { response: responseEnvelope(plan, body, id, createdAt, "in_progress", [], null) });
   yield event("response.in_progress", { response: responseEnvelope(plan, body, id, createdAt, "in_progress", [], null) });
@@ -501,7 +847,7 @@ function* responsesStreamEvents(plan: Plan, body: Json, nextId: (p: string) => s
       });
       yield event("response.content_part.added", { ...at, part });
       for (const delta of split(text, plan.chunkSize)) {
-        yield event("response.output_text.delta", { ...at, delta, logprobs: [] });
+        yield event("response.output_text.delta", { ...at, delta, logprobs: [] }, delta.length);
       }
       yield event("response.output_text.done", { ...at, text, logprobs: [] });
       yield event("response.content_part.done", { ...at, part: { ...part, text } });
@@ -513,7 +859,7 @@ function* responsesStreamEvents(plan: Plan, body: Json, nextId: (p: string) => s
         item: { ...item, status: "in_progress", arguments: "" },
       });
       for (const delta of split(args, plan.chunkSize)) {
-        yield event("response.function_call_arguments.delta", { ...at, delta });
+        yield event("response.function_call_arguments.delta", { ...at, delta }, delta.length);
       }
       yield event("response.function_call_arguments.done", { ...at, name: item.name, arguments: args });
     }
@@ -579,4 +925,24 @@ function sleep(ms: number, res: ServerResponse): Promise<void> {
     const timer = setTimeout(done, ms);
     res.on("close", done);
   });
+}
+
+/** Resolves when the response's connection is gone (client abort, fault, server close). */
+function closed(res: ServerResponse): Promise<void> {
+  if (res.destroyed || res.socket === null || res.socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => res.once("close", () => resolve()));
+}
+
+/**
+ * Ends the TCP connection mid-response: whatever was written is flushed first
+ * (socket.end() uncorks and sends it, then FIN), but no terminating chunk and no
+ * more body ever follow, so the client sees the connection close mid-body.
+ */
+function closeConnection(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket || socket.destroyed) {
+    res.destroy();
+    return;
+  }
+  socket.end(() => socket.destroy());
 }
