@@ -1,100 +1,149 @@
 /**
- * Lua run atomically by Redis: each script checks, holds or settles every limit of a call at once, with
- * Redis' own clock. A limit `K` is three keys: `K` (hash: `spent`), `K:holds` (hash: call id → amount),
- * `K:exp` (sorted set: call id → hold expiry). KEYS holds them three per limit, in that order.
+ * Lua run atomically by Redis: each script checks, holds or ends a call in every limit of the call at once,
+ * with Redis' own clock. A limit `K` is five keys, all expiring with the limit's window:
+ *
+ * - `K` (hash): `spent`, an integer count of nano-USD (HINCRBY, so Redis keeps it exactly);
+ * - `K:holds` (hash): call id → amount held;
+ * - `K:exp` (sorted set): call id → when its hold expires (ms);
+ * - `K:expired` (hash): call id → amount of an expired hold that was charged into `spent`;
+ * - `K:expired:at` (sorted set): call id → when that hold expired, so the charge is forgotten after `keep` ms.
+ *
+ * KEYS holds them five per limit, in that order; `reserve`, `settle` and `release` add the call's marker
+ * (`<prefix>settled:<callId>`, set when the call ends, for `keep` ms) last. ARGV is the same for every script:
+ * `keep, callId, amount, ttlMs`, then `limit, expiresAt` per limit (`expiresAt` 0: the window never ends).
+ *
+ * Amounts travel as integer strings both ways and are written with `string.format("%.0f")`: Lua numbers are
+ * doubles, and Redis would turn one ≥ 1e17 into `1e+17`, which HINCRBY rejects. Every amount is ≤ 2^53 − 1, so
+ * the double arithmetic below is exact; room is computed by subtraction, never by adding up past the limit.
  */
 
-/** Shared prelude: drops expired holds and reads each limit's state. ARGV[1..n] are the limits in nano-USD. */
-const STATES = `
+/** Shared prelude: arguments, and `state(i)`, which brings limit i up to now and reads it. */
+const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = #KEYS / 3
-local function state(i)
-  local main, holds, exp = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local expired = redis.call('ZRANGEBYSCORE', exp, '-inf', now)
-  for _, id in ipairs(expired) do
-    redis.call('HDEL', holds, id)
-    redis.call('ZREM', exp, id)
-  end
-  local reserved = 0
-  for _, amount in ipairs(redis.call('HVALS', holds)) do reserved = reserved + tonumber(amount) end
-  local spent = tonumber(redis.call('HGET', main, 'spent') or '0')
-  return spent, reserved
+local marker = nil
+if #KEYS % 5 == 1 then marker = table.remove(KEYS) end
+local n = #KEYS / 5
+local keep, id, amount, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local function int(x)
+  if x == 0 then return '0' end -- not '-0': Redis' integer parser refuses it
+  return string.format('%.0f', x)
 end
-local function expire(i, at)
+local function key(i, part) return KEYS[5 * (i - 1) + part] end
+local function limitOf(i) return tonumber(ARGV[3 + 2 * i]) end
+local function expire(i)
+  local at = tonumber(ARGV[4 + 2 * i])
   if at > 0 then
-    redis.call('PEXPIREAT', KEYS[3*i-2], at)
-    redis.call('PEXPIREAT', KEYS[3*i-1], at)
-    redis.call('PEXPIREAT', KEYS[3*i], at)
+    for part = 1, 5 do redis.call('PEXPIREAT', key(i, part), at) end
   end
 end
-`;
 
-/** check(limits...) → { refusedIndex (0 = none), spent1, reserved1, spent2, reserved2, ... } */
-export const CHECK = `${STATES}
-local out = {0}
-for i = 1, n do
-  local spent, reserved = state(i)
-  if out[1] == 0 and spent >= tonumber(ARGV[i]) then out[1] = i end
-  table.insert(out, spent)
-  table.insert(out, reserved)
+-- Charges the holds of limit i that expired (a worker that died or stalled mid-call counts at its worst
+-- case), forgets charges older than keep, and returns spent (an integer string) and reserved (a number).
+local function state(i)
+  local main, holds, exp, expired, expiredAt = key(i, 1), key(i, 2), key(i, 3), key(i, 4), key(i, 5)
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', expiredAt, '-inf', now - keep)) do
+    redis.call('HDEL', expired, old)
+    redis.call('ZREM', expiredAt, old)
+  end
+  local due = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'WITHSCORES')
+  for j = 1, #due, 2 do
+    local call, at = due[j], due[j + 1]
+    local held = redis.call('HGET', holds, call)
+    redis.call('HDEL', holds, call)
+    redis.call('ZREM', exp, call)
+    if held then
+      redis.call('HINCRBY', main, 'spent', held)
+      redis.call('HSET', expired, call, held)
+      redis.call('ZADD', expiredAt, at, call)
+    end
+  end
+  if #due > 0 then expire(i) end
+  local reserved = 0
+  for _, held in ipairs(redis.call('HVALS', holds)) do reserved = reserved + tonumber(held) end
+  return redis.call('HGET', main, 'spent') or '0', reserved
 end
-return out
-`;
 
-/**
- * reserve(limits..., callId, amount, ttlMs, expiresAt...) → { refusedIndex, states... }. Holds the amount in
- * every limit, or in none.
- */
-export const RESERVE = `${STATES}
-local id, amount, ttl = ARGV[n+1], tonumber(ARGV[n+2]), tonumber(ARGV[n+3])
-local out = {0}
-for i = 1, n do
-  local spent, reserved = state(i)
-  if out[1] == 0 and spent + reserved + amount > tonumber(ARGV[i]) then out[1] = i end
-  table.insert(out, spent)
-  table.insert(out, reserved)
-end
-if out[1] == 0 then
+-- { 0, spent1, reserved1, spent2, reserved2, ... } after bringing every limit up to now.
+local function states()
+  local out = {0}
   for i = 1, n do
-    redis.call('HSET', KEYS[3*i-1], id, amount)
-    redis.call('ZADD', KEYS[3*i], now + ttl, id)
-    expire(i, tonumber(ARGV[n+3+i]))
+    local spent, reserved = state(i)
+    out[#out + 1] = spent
+    out[#out + 1] = int(reserved)
+  end
+  return out
+end
+`;
+
+/** check → `{ refusedIndex (0 = none), spent1, reserved1, ... }`: refused when spent >= limit. */
+export const CHECK = `${PRELUDE}
+local out = states()
+for i = 1, n do
+  if tonumber(out[2 * i]) >= limitOf(i) then
+    out[1] = i
+    break
   end
 end
 return out
 `;
 
 /**
- * settle(limits..., callId, cost, settledKeyTtlMs, expiresAt...) with one more key, the settlement marker,
- * last in KEYS → { 0, states... }. A call id settles once: a retry returns the first answer.
+ * reserve → `{ refusedIndex, spent1, reserved1, ... }`, or `{ -1 }` when the call has already ended. Holds
+ * the amount in every limit, or in none. The call's own hold, or the charge of its expired hold, is replaced.
  */
-export const SETTLE = `
-local marker = table.remove(KEYS)
-local done = redis.call('GET', marker)
-if done then return cjson.decode(done) end
-${STATES}
-local id, cost, keep = ARGV[n+1], tonumber(ARGV[n+2]), tonumber(ARGV[n+3])
-local out = {0}
+export const RESERVE = `${PRELUDE}
+if redis.call('EXISTS', marker) == 1 then return {-1} end
+local out = states()
 for i = 1, n do
-  redis.call('HDEL', KEYS[3*i-1], id)
-  redis.call('ZREM', KEYS[3*i], id)
-  redis.call('HINCRBY', KEYS[3*i-2], 'spent', cost)
-  expire(i, tonumber(ARGV[n+3+i]))
-  local spent, reserved = state(i)
-  table.insert(out, spent)
-  table.insert(out, reserved)
+  local own = tonumber(redis.call('HGET', key(i, 2), id) or '0')
+  local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
+  local room = (limitOf(i) - (tonumber(out[2 * i]) - charged)) - (tonumber(out[2 * i + 1]) - own)
+  if amount > room then
+    out[1] = i
+    return out
+  end
 end
-redis.call('SET', marker, cjson.encode(out), 'PX', keep)
-return out
+for i = 1, n do
+  local charged = redis.call('HGET', key(i, 4), id)
+  if charged then
+    redis.call('HINCRBY', key(i, 1), 'spent', int(-tonumber(charged)))
+    redis.call('HDEL', key(i, 4), id)
+    redis.call('ZREM', key(i, 5), id)
+  end
+  redis.call('HSET', key(i, 2), id, ARGV[3])
+  redis.call('ZADD', key(i, 3), int(now + ttl), id)
+  expire(i)
+end
+return states()
 `;
 
-/** release(callId) → 0. Drops the call's hold from every limit. */
-export const RELEASE = `
-local id = ARGV[1]
-for i = 1, #KEYS / 3 do
-  redis.call('HDEL', KEYS[3*i-1], id)
-  redis.call('ZREM', KEYS[3*i], id)
+/**
+ * Ends a call (settle: amount = its cost; release: amount = 0) → `{ 0, states... }`. Replaces its hold, or
+ * the charge of its expired hold, with the amount, then marks it ended; a call that has ended changes nothing.
+ */
+function endCall(kind: "settled" | "released"): string {
+  return `${PRELUDE}
+if redis.call('EXISTS', marker) == 0 then
+  for i = 1, n do
+    state(i)
+    local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
+    redis.call('HDEL', key(i, 2), id)
+    redis.call('ZREM', key(i, 3), id)
+    redis.call('HDEL', key(i, 4), id)
+    redis.call('ZREM', key(i, 5), id)
+    if amount ~= charged then redis.call('HINCRBY', key(i, 1), 'spent', int(amount - charged)) end
+    expire(i)
+  end
+  redis.call('SET', marker, '${kind}', 'PX', keep)
 end
-return 0
+return states()
 `;
+}
+
+/** settle → `{ 0, states... }` after it. */
+export const SETTLE = endCall("settled");
+
+/** release → `{ 0, states... }` after it. */
+export const RELEASE = endCall("released");
