@@ -31,3 +31,32 @@ export class MeteredError extends Error {
     return hasMarker(error, meteredMarker);
   }
 }
+
+const invalidOptionsMarker = Symbol.for("langchain-metered.InvalidOptionsError");
+
+/**
+ * Options given to this library are wrong: a misspelt or misplaced key, a value of the wrong type. The
+ * message names each problem's path, what was expected and what was got, and the key a misspelt one most
+ * likely meant.
+ *
+ * @example
+ * ```ts
+ * new MeteredChatModel({ model: "gpt-4o", budget: { limitUSD: 1 } });
+ * // InvalidOptionsError: Invalid options for MeteredChatModel:
+ * //   - budget: Unrecognized key: "limitUSD"; did you mean `limitUsd`?
+ * ```
+ */
+export class InvalidOptionsError extends MeteredError {
+  private readonly [invalidOptionsMarker] = true;
+  /** Each problem, as `path: message`. */
+  readonly problems: readonly string[];
+
+  constructor(where: string, problems: readonly string[]) {
+    super(`Invalid options for ${where}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+
+  static override isInstance(error: unknown): error is InvalidOptionsError {
+    return hasMarker(error, invalidOptionsMarker);
+  }
+}

@@ -1,27 +1,29 @@
-import { registerRunBudget } from "./budget/run-budget.js";
-
-// The per-run default budget: LangChain creates one budget handler per root run from here on.
-registerRunBudget();
-
-export { MeteredError } from "./errors.js";
-export { MeteredChatModel, type MeteredChatModelFields, type MeteringFields } from "./model/metered-chat-model.js";
+// The public surface. Nothing here runs at import: no environment writes, no hooks, no LangChain code
+// (see "How budgets find their run" in the README).
+export { InvalidOptionsError, MeteredError } from "./errors.js";
+export { MeteredChatModel, type MeteredChatModelFields } from "./model/metered-chat-model.js";
+export type { BudgetOption, MeteringFields } from "./model/metering-fields.js";
 export { meter, MeteredModel, type MeterOptions } from "./model/meter.js";
-export type { BudgetOption, DowngradeOption } from "./model/call-budget.js";
-export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget/budget-handler.js";
-export { BudgetExceededError, BudgetStoreUnavailableError, QuotaKeyError, type BudgetStop } from "./budget/errors.js";
+export type { DowngradeOption } from "./model/downgrade.js";
+export { ProviderResponseError } from "./langchain/call-errors.js";
+export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./scope/budget-handler.js";
+export { withBudget, type Invocable } from "./scope/with-budget.js";
+export type { BudgetOptions, StoreErrorPolicy } from "./budget/settings.js";
+export {
+  BudgetExceededError,
+  BudgetStoreUnavailableError,
+  QuotaKeyError,
+  type BudgetStop,
+  type BudgetStopFields,
+} from "./budget/errors.js";
 export type { Quota } from "./budget/quotas.js";
 export type { QuotaWindow } from "./budget/windows.js";
 export type { BudgetStore, LimitState, Refusal, StoreLimit } from "./budget/store.js";
 export { InMemoryBudgetStore } from "./budget/memory-store.js";
-export { JsonlMeterSink, type MeterEntry, type MeterSink } from "./budget/meter-sink.js";
-export type { StoreErrorPolicy } from "./budget/spending.js";
-export { RUN_BUDGET_ENV } from "./budget/run-budget.js";
-export { withBudget } from "./budget/with-budget.js";
-export type { BudgetDecision, BudgetView } from "./budget/cost-record.js";
-export { DEFAULT_MAX_OUTPUT_TOKENS, type CallPlan } from "./budget/hard-cap.js";
-export { INPUT_SAFETY_MARGIN, MIN_USEFUL_OUTPUT_TOKENS } from "./budget/worst-case.js";
-export type { CostRecord } from "./budget/cost-record.js";
-export { priceUsage, type Cost, type CostSource, type PriceUsageOptions } from "./pricing/price-usage.js";
+export type { MeterEntry, MeterSink } from "./budget/meter-sink.js";
+export type { BudgetDecision, BudgetView, CostRecord } from "./budget/cost-record.js";
+export { DEFAULT_MAX_OUTPUT_TOKENS, INPUT_SAFETY_MARGIN, MIN_USEFUL_OUTPUT_TOKENS, type CallPlan } from "./budget/plan.js";
+export { priceUsage, type Cost, type CostSource, type EstimateReason, type PriceUsageOptions } from "./pricing/price-usage.js";
 export { LITELLM_COST_HEADER } from "./pricing/reported-cost.js";
 export { providerFromBaseUrl } from "./pricing/providers.js";
 export {
@@ -38,4 +40,5 @@ export type { PriceOverrides } from "./pricing/overrides.js";
 export { UnknownModelPriceError, PriceOverrideError } from "./pricing/errors.js";
 export { GENAI_PRICES_VERSION } from "./pricing/genai-prices.js";
 export { normalizeUsage, type Usage } from "./usage/usage.js";
+export { InvalidUsageError } from "./usage/validate.js";
 export type { UsageFamily } from "./usage/providers.js";

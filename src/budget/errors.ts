@@ -8,7 +8,25 @@ const quotaKeyMarker = Symbol.for("langchain-metered.QuotaKeyError");
 /** How a budget stopped a call: refused before it was sent, or its cost crossed the limit. */
 export type BudgetStop = "refused" | "exceeded";
 
-const usd = (value: number) => `$${value.toFixed(value >= 1 ? 2 : 6).replace(/(\.\d\d\d*?)0+$/, "$1")}`;
+/** @internal A USD amount as messages show it: cents above $1, up to nano-dollars below. */
+export const usd = (value: number) => `$${value.toFixed(value >= 1 ? 2 : 9).replace(/(\.\d\d\d*?)0+$/, "$1")}`;
+
+/** The figures of a {@link BudgetExceededError}. */
+export interface BudgetStopFields {
+  limitUsd: number;
+  spentUsd: number;
+  /** Held by calls in flight when the call was refused (hard cap); 0 otherwise. */
+  heldUsd?: number;
+  scope: string;
+  stop: BudgetStop;
+  /** The scope is a quota (its window's counter), not the run's budget. */
+  quota?: boolean;
+  /** A refused call's own worst case, when held money kept it out. */
+  neededUsd?: number;
+  /** How long the call waited for holds to end before it was refused, in ms. */
+  waitedMs?: number;
+  cause?: unknown;
+}
 
 /**
  * A run's spend reached its budget. Final: `status` is 402 and the error is stamped not retryable, so
@@ -28,35 +46,39 @@ export class BudgetExceededError extends MeteredError {
   readonly limitUsd: number;
   /** What the scope had spent when it stopped, in USD (may be above the limit: the crossing call was paid for). */
   readonly spentUsd: number;
+  /** What calls in flight held when the call was refused (a hard cap's reservations), in USD. */
+  readonly heldUsd: number;
   /** What the budget covered: `"run"`, or the name of the scope that refused the call. */
   readonly scope: string;
   /** Whether the call was refused before it was sent, or its cost crossed the limit. */
   readonly stop: BudgetStop;
+  /** Whether `scope` is a quota rather than the run's budget. */
+  readonly quota: boolean;
 
-  constructor(fields: {
-    limitUsd: number;
-    spentUsd: number;
-    scope: string;
-    stop: BudgetStop;
-    /** The scope is a quota (its window's counter), not the run's budget. */
-    quota?: boolean;
-    cause?: unknown;
-  }) {
+  constructor(fields: BudgetStopFields) {
     const { limitUsd, spentUsd, scope, stop } = fields;
-    const what = stop === "refused" ? "Call refused: the" : "The";
+    const heldUsd = fields.heldUsd ?? 0;
+    const what = fields.quota ? `quota "${scope}"` : `${scope} budget`;
     const howToRaise = fields.quota
       ? "Raise its `limitUsd` in `quotas`, or wait for its window to roll over."
-      : "Raise it with `budget: { limitUsd }` on MeteredChatModel or `new BudgetCallbackHandler({ limitUsd })`, " +
-        "or pass `budget: false` to meter without a limit.";
-    super(
-      `${what} ${fields.quota ? `quota "${scope}"` : `${scope} budget`} is spent: ${usd(spentUsd)} of its ` +
-        `${usd(limitUsd)} limit. ${howToRaise}`,
-      { cause: fields.cause },
-    );
+      : "Raise it with `budget: { limitUsd }` on the model, `budgetMiddleware({ limitUsd })` or " +
+        "`new BudgetCallbackHandler({ limitUsd })`, or pass `budget: false` to meter without a limit.";
+    let state: string;
+    if (stop === "refused" && heldUsd > 0 && spentUsd < limitUsd) {
+      // Held money, not spent money, kept the call out: say so, or "$0.0018 of $0.005" reads like a bug.
+      const needed = fields.neededUsd === undefined ? "" : ` (its worst case is ${usd(fields.neededUsd)})`;
+      const waited = fields.waitedMs ? `; it waited ${(fields.waitedMs / 1000).toFixed(1)} s for them to end` : "";
+      state = `Call refused: the ${what} can't fit this call${needed}: ${usd(spentUsd)} spent and ${usd(heldUsd)} held by calls in flight, of its ${usd(limitUsd)} limit${waited}.`;
+    } else {
+      state = `${stop === "refused" ? "Call refused: the" : "The"} ${what} is spent: ${usd(spentUsd)} of its ${usd(limitUsd)} limit.`;
+    }
+    super(`${state} ${howToRaise}`, { cause: fields.cause });
     this.limitUsd = limitUsd;
     this.spentUsd = spentUsd;
+    this.heldUsd = heldUsd;
     this.scope = scope;
     this.stop = stop;
+    this.quota = fields.quota ?? false;
     stampRetryable(this, false);
   }
 

@@ -1,14 +1,14 @@
 import type { NanoUsd } from "../pricing/money.js";
 
 /**
- * @internal A scope's spend against its limit, in integer nano-USD. A scope without a limit only counts.
- * Spend reaches the ledger two ways: after the call (`charge`), or, under a hard cap, as a reservation made
- * before the call (`reserve`) and settled with the actual cost after it. JavaScript runs one callback at a
- * time, so each method is atomic: concurrent calls can't all pass the same check.
+ * @internal A scope's spend against its limit, in integer nano-USD; a scope without a limit only counts.
+ * Spend reaches the ledger two ways: after the call (`charge`), or, under a hard cap, as a hold made before
+ * the call and replaced by its actual cost after it. JavaScript runs one callback at a time, so each method
+ * is atomic: concurrent calls can't all pass the same check.
  */
 export class Ledger {
   private spent: NanoUsd = 0;
-  private reserved: NanoUsd = 0;
+  private held: NanoUsd = 0;
 
   constructor(private limit: NanoUsd | undefined) {}
 
@@ -20,13 +20,18 @@ export class Ledger {
     return this.spent;
   }
 
-  get reservedNano(): NanoUsd {
-    return this.reserved;
+  get heldNano(): NanoUsd {
+    return this.held;
   }
 
-  /** What a new call may still commit: the limit less spend and reservations (Infinity without a limit). */
+  /** What a new call may still commit: the limit less spend and holds (Infinity without a limit). */
   get availableNano(): NanoUsd {
-    return this.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.limit - this.spent - this.reserved);
+    return this.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.limit - this.spent - this.held);
+  }
+
+  /** What a new call could commit once every hold has ended. */
+  get unspentNano(): NanoUsd {
+    return this.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, this.limit - this.spent);
   }
 
   /** Sets a limit on a ledger that had none; a tighter later limit wins, a looser one never does. */
@@ -34,37 +39,31 @@ export class Ledger {
     this.limit = this.limit === undefined ? limit : Math.min(this.limit, limit);
   }
 
-  /** Whether a new call must be refused. */
+  /** Whether a new call must be refused: the limit is spent. */
   get exhausted(): boolean {
     return this.limit !== undefined && this.spent >= this.limit;
   }
 
-  /** Whether `extra` more spend (beyond what is spent and reserved) would take the scope over its limit. */
+  /** Whether `extra` more spend (beyond what is spent and held) would take the scope over its limit. */
   wouldCross(extra: NanoUsd): boolean {
-    return this.limit !== undefined && this.spent + this.reserved + extra > this.limit;
-  }
-
-  /** Records a call's cost; true when it took the spend over the limit. */
-  charge(cost: NanoUsd): boolean {
-    this.spent += cost;
-    return this.limit !== undefined && this.spent > this.limit;
+    return this.limit !== undefined && this.spent + this.held + extra > this.limit;
   }
 
   /** Holds `amount` for a call about to be sent; false (and nothing held) when it doesn't fit. */
-  reserve(amount: NanoUsd): boolean {
+  hold(amount: NanoUsd): boolean {
     if (this.wouldCross(amount)) return false;
-    this.reserved += amount;
+    this.held += amount;
     return true;
   }
 
-  /** Frees a reservation (the call failed and was not paid for). */
-  release(amount: NanoUsd): void {
-    this.reserved = Math.max(0, this.reserved - amount);
-  }
-
-  /** Replaces a reservation with the call's actual cost; true when that took the spend over the limit. */
-  settle(reservedAmount: NanoUsd, cost: NanoUsd): boolean {
-    this.release(reservedAmount);
-    return this.charge(cost);
+  /**
+   * Ends a call: drops its hold (0 when it had none) and adds its cost (0 when it was not billed). True
+   * when the spend is now over the limit. A hold is dropped once: dropping more than is held is a bug.
+   */
+  end(heldAmount: NanoUsd, cost: NanoUsd): boolean {
+    if (heldAmount > this.held) throw new Error(`Ledger: dropping a hold of ${heldAmount} with only ${this.held} held (a call ended twice).`);
+    this.held -= heldAmount;
+    this.spent += cost;
+    return this.limit !== undefined && this.spent > this.limit;
   }
 }

@@ -1,10 +1,17 @@
-import { appendFile } from "node:fs/promises";
 import type { Usage } from "../usage/usage.js";
 import type { BudgetDecision } from "./cost-record.js";
 
-/** One line of the metering log: a priced call, without its prompt or answer unless a sink asks for them. */
+/**
+ * One line of the metering log: a priced call, without its prompt or answer unless a sink asks for them.
+ * A hard-capped call held in a shared quota store gets a first line with `decision: "held"` (its worst case,
+ * written before the hold is placed) and a second with its outcome: per `callId`, the last line counts. A
+ * worker that dies mid-call leaves only the "held" line, which is what the store charges when the hold expires;
+ * a call that was not billed after all ends on a "released" line of $0.
+ */
 export interface MeterEntry {
-  /** ISO time the call was settled. */
+  /** Unique per call; the store settles each call once by it. */
+  callId: string;
+  /** ISO time the line was written. */
   time: string;
   runId: string | undefined;
   parentRunId: string | undefined;
@@ -18,7 +25,7 @@ export interface MeterEntry {
   /** e.g. `genai-prices@0.1.8`, or `override`. */
   priceSource: string;
   estimated: boolean;
-  decision: BudgetDecision;
+  decision: BudgetDecision | "held" | "released";
   /** Only for a sink with `includeContent`: the request's messages and the answer, as text. */
   content?: { input: string; output: string };
 }
@@ -28,39 +35,6 @@ export interface MeterSink {
   write(entry: MeterEntry): void | Promise<void>;
   /** Whether entries should carry the prompt and answer. Default false. */
   readonly includeContent?: boolean;
-}
-
-/**
- * An append-only JSON Lines metering log: one line per priced call, in the order calls settle.
- *
- * @example
- * ```ts
- * new BudgetCallbackHandler({ meter: new JsonlMeterSink("usage.jsonl") });
- * ```
- */
-export class JsonlMeterSink implements MeterSink {
-  readonly includeContent: boolean;
-  private queue: Promise<void> = Promise.resolve();
-
-  constructor(
-    readonly path: string,
-    options: { includeContent?: boolean } = {},
-  ) {
-    this.includeContent = options.includeContent ?? false;
-  }
-
-  write(entry: MeterEntry): Promise<void> {
-    // One append at a time keeps lines whole and in order.
-    const line = `${JSON.stringify(entry)}\n`;
-    const written = this.queue.then(() => appendFile(this.path, line, "utf8"));
-    this.queue = written.catch(() => {});
-    return written;
-  }
-
-  /** Resolves once every line written so far is on disk. */
-  flush(): Promise<void> {
-    return this.queue;
-  }
 }
 
 /** Sinks already warned about: once per sink, not once per run (per-run budgets each wrap the sink). */

@@ -1,8 +1,7 @@
-import { z } from "zod";
 import { usdToNano } from "../pricing/money.js";
 import { QuotaKeyError } from "./errors.js";
 import type { StoreLimit } from "./store.js";
-import { isTimeZone, type QuotaWindow, windowAt } from "./windows.js";
+import { type QuotaWindow, windowAt } from "./windows.js";
 
 /**
  * A named limit over a calendar window, shared by every run whose metadata fills its key: e.g.
@@ -17,21 +16,6 @@ export interface Quota {
   window: QuotaWindow;
   /** An IANA time zone for the calendar boundaries; UTC by default. */
   timeZone?: string;
-}
-
-const quotaSchema = z.strictObject({
-  key: z.string().min(1),
-  limitUsd: z.number().finite().nonnegative(),
-  window: z.enum(["day", "week", "month", "total"]),
-  timeZone: z.string().refine(isTimeZone, { message: "Unknown time zone (use an IANA name such as \"Europe/Paris\")" }).optional(),
-});
-
-/** Validates the `quotas` option, naming the bad path. */
-export function parseQuotas(input: unknown): Quota[] {
-  const result = z.array(quotaSchema).safeParse(input ?? []);
-  if (result.success) return result.data as Quota[];
-  const problems = result.error.issues.map((issue) => `quotas${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue.message}`);
-  throw new RangeError(`Invalid \`quotas\` option:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }
 
 /** A limit a call is checked against: a resolved quota, with the scope name errors report. */
@@ -72,4 +56,9 @@ export function resolveQuotas(quotas: readonly Quota[], metadata: Record<string,
     if (!seen || quota.limitNano < seen.limitNano) byKey.set(quota.key, quota);
   }
   return [...byKey.values()];
+}
+
+/** The scope (the filled key, without its window) a counter key belongs to. */
+export function scopeOf(limits: readonly ResolvedQuota[], key: string): string {
+  return limits.find((limit) => limit.key === key)?.scope ?? key;
 }

@@ -3,6 +3,7 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import { AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import { ensureOpenAIClients, tapRawStream, viewWithMaxTokens } from "../langchain/internals.js";
 
 /** @internal Parsed call options, as LangChain hands them to a model's `_generate`. */
 export type CallOptions = Record<string, unknown> & { signal?: AbortSignal; tools?: unknown };
@@ -43,10 +44,12 @@ export class CallTarget {
     readonly capturesHeaders = false,
   ) {}
 
+  private clientReady = false;
+
   /** The call's own max tokens (-1 or unset: none), the model's maximum output, and `n`. */
   outputLimits(): OutputLimits {
     const fields = this.model as unknown as Loose;
-    const requested = [fields.maxTokens, fields.maxOutputTokens].find((v): v is number => typeof v === "number" && v > 0);
+    const requested = [fields.maxTokens, fields.maxOutputTokens].find((v): v is number => typeof v === "number" && v > 0 && Number.isFinite(v));
     const profile = (fields.profile ?? {}) as { maxOutputTokens?: number };
     const n = typeof fields.n === "number" && fields.n > 0 ? fields.n : 1;
     return { requestedMaxTokens: requested, modelMaxOutputTokens: profile.maxOutputTokens, choices: n };
@@ -89,54 +92,22 @@ export class CallTarget {
     yield* BaseChatModel.prototype._streamChatModelEvents.call(view as unknown as BaseChatModel, messages, options as never, runManager);
   }
 
-  /** The model, or a per-call view of it with its max output lowered to `maxTokens`. */
+  /** The model, or a per-call view of it with its max output lowered to `maxTokens` (or a place for a raw-stream tap). */
   private view(maxTokens: number | undefined, always = false): BaseChatModel {
     if (maxTokens === undefined && !always) return this.model;
-    const view = Object.create(this.model) as Loose;
-    const model = this.model as unknown as Loose;
-    if (maxTokens === undefined) return view as unknown as BaseChatModel;
-    if (model.completions && model.responses) {
-      // ChatOpenAI sends through two delegates built from its fields: cap each.
-      view.completions = capped(model.completions as Loose, maxTokens);
-      view.responses = capped(model.responses as Loose, maxTokens);
-    } else {
-      Object.assign(view, capFields(model, maxTokens));
+    // The SDK client is made lazily on `this`: make it on the model first, or each view would build its own.
+    if (!this.clientReady) {
+      if (isChatOpenAI(this.model)) ensureOpenAIClients(this.model);
+      this.clientReady = true;
     }
-    return view as unknown as BaseChatModel;
+    return viewWithMaxTokens(this.model, maxTokens);
   }
 }
 
-type RawStream = AsyncIterable<unknown> & { controller?: AbortController };
-type StreamFactory = (this: unknown, ...args: unknown[]) => Promise<RawStream>;
-
-/** A view whose raw SDK stream (ChatAnthropic's `createStreamWithRetry`) reports each raw event to `onRawEvent`. */
-function tapRawStream(view: BaseChatModel, model: BaseChatModel, onRawEvent: (data: unknown) => void): BaseChatModel {
-  const create = (model as unknown as { createStreamWithRetry?: StreamFactory }).createStreamWithRetry;
-  if (typeof create !== "function") return view;
-  (view as unknown as Loose).createStreamWithRetry = async (...args: unknown[]): Promise<RawStream> => {
-    const stream = await create.apply(model, args); // the model keeps its cached client
-    return {
-      controller: stream.controller,
-      async *[Symbol.asyncIterator]() {
-        for await (const data of stream) {
-          onRawEvent(data);
-          yield data;
-        }
-      },
-    };
-  };
-  return view;
-}
-
-function capped(target: Loose, maxTokens: number): Loose {
-  return Object.assign(Object.create(target) as Loose, capFields(target, maxTokens));
-}
-
-/** ChatOpenAI and ChatAnthropic call it `maxTokens`, ChatGoogleGenerativeAI `maxOutputTokens`. */
-function capFields(target: Loose, maxTokens: number): Loose {
-  if ("maxOutputTokens" in target && !("maxTokens" in target)) return { maxOutputTokens: maxTokens };
-  return { maxTokens };
-}
+const isChatOpenAI = (model: BaseChatModel): boolean => {
+  const fields = model as unknown as Loose;
+  return typeof fields.completions === "object" && typeof fields.responses === "object";
+};
 
 function toChunk(message: BaseMessage): ChatGenerationChunk {
   const { content, additional_kwargs, response_metadata, id } = message;

@@ -1,10 +1,21 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { PriceCatalog } from "../pricing/catalog.js";
 import { carryOver } from "./carry-over.js";
-import type { DowngradeOption } from "./call-budget.js";
 import { type CallOptions, CallTarget } from "./call-target.js";
 import { identify } from "./model-identity.js";
 import { isChatModel, unwrapChatModel } from "./unwrap.js";
+
+/**
+ * Where a run's later calls go once it has spent `atFraction` of its limit: `to` is a model name on the
+ * same API (same provider, same settings) or any LangChain chat model (another provider: a hot swap).
+ * Bound tools, tool choice and structured-output settings carry over.
+ */
+export interface DowngradeOption {
+  /** The share of the run's limit (0–1) from which calls are downgraded, e.g. 0.8. */
+  atFraction: number;
+  /** A model name on the same API, or a chat model instance. */
+  to: string | BaseChatModel;
+}
 
 /** @internal A target and the call options bound to it. */
 export interface BoundTarget {

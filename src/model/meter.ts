@@ -8,13 +8,13 @@ import {
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import type { AIMessageChunk, BaseMessage } from "@langchain/core/messages";
 import type { ChatGenerationChunk, ChatResult, LLMResult } from "@langchain/core/outputs";
-import { mergeConfigs, type Runnable, type RunnableBatchOptions, type RunnableConfig } from "@langchain/core/runnables";
-import { METERED_METADATA_KEY } from "../budget/budget-handler.js";
+import { mergeConfigs, type Runnable, type RunnableConfig } from "@langchain/core/runnables";
+import { markMeteredCall } from "../langchain/call-options.js";
+import { installRunScopes } from "../langchain/run-scope.js";
 import { type CallOptions, CallTarget } from "./call-target.js";
 import { type BoundTarget, RAW_TARGET } from "./downgrade.js";
 import { buildMetering, type MeteringFields, type MeteringParts } from "./metering-fields.js";
 import { identify } from "./model-identity.js";
-import { carryBudget, sharedBatchBudget } from "./run-options.js";
 import { isChatModel, unwrapChatModel } from "./unwrap.js";
 
 /** Options of {@link meter}: how the model is priced and budgeted. */
@@ -52,8 +52,7 @@ export function meter<CallOptions_ extends BaseChatModelCallOptions>(
 
 /**
  * A chat model metered by {@link meter}: every call goes to `inner`'s own implementation, wrapped by the
- * same metering core as `MeteredChatModel`. Traces show `inner` (its name, parameters and serialized form),
- * with `ls_metered: true` in the run metadata so budget callbacks leave its calls to it.
+ * same metering core as `MeteredChatModel`. Traces show `inner` (its name, parameters and serialized form).
  */
 export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseChatModelCallOptions> extends BaseChatModel<
   CallOptions_,
@@ -81,9 +80,15 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
     this.inner = inner;
     this.defaults = defaults;
     this.options = options;
+    installRunScopes();
     const { modelName, provider } = identify(inner, defaults as Loose, options.provider);
     this.primary = new CallTarget(inner, modelName, provider);
-    this.parts = buildMetering(options, inner._llmType(), (name) => this.sameApi(name));
+    const timeout = (inner as unknown as { timeout?: unknown }).timeout;
+    this.parts = buildMetering(options as MeterOptions & Record<string, unknown>, "meter()", {
+      primaryApi: inner._llmType(),
+      byName: (name) => this.sameApi(name),
+      timeoutMs: typeof timeout === "number" ? timeout : undefined,
+    });
     this.parts.catalog.get(modelName, provider); // an unknown price fails here, not after the first paid call
   }
 
@@ -138,43 +143,18 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
     return build.call(this.asInner(), outputSchema, config) as Runnable<BaseLanguageModelInput, RunOutput>;
   }
 
-  /** Runs LangChain splits into one root run per input still share one budget, as one run would. */
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions & { returnExceptions?: false },
-  ): Promise<AIMessageChunk[]>;
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions & { returnExceptions: true },
-  ): Promise<(AIMessageChunk | Error)[]>;
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions,
-  ): Promise<(AIMessageChunk | Error)[]>;
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions,
-  ): Promise<(AIMessageChunk | Error)[]> {
-    return super.batch(inputs, sharedBatchBudget(this.parts.budget, inputs, options), batchOptions);
-  }
-
-  /** Bound options apply under the call's own; a budget among the callbacks is carried past plain `streamEvents()`. */
+  /** Bound options apply under the call's own; the call is marked metered, and a budget handler among the callbacks is carried past plain `streamEvents()`. */
   protected override _separateRunnableConfigFromCallOptionsCompat(
     options?: Partial<CallOptions_>,
   ): [RunnableConfig, this["ParsedCallOptions"]] {
     const merged = mergeConfigs(this.defaults as RunnableConfig, (options ?? {}) as RunnableConfig) as Partial<CallOptions_>;
     const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(merged);
-    carryBudget(config, callOptions);
+    markMeteredCall(config, callOptions);
     return [config, callOptions];
   }
 
-  /** Marks this model's runs, so a budget's callbacks leave its calls to it (it reports them itself). */
   override getLsParams(options: this["ParsedCallOptions"]) {
-    return { ...this.inner.getLsParams(options as never), [METERED_METADATA_KEY]: true };
+    return this.inner.getLsParams(options as never);
   }
 
   override invocationParams(options?: this["ParsedCallOptions"]) {

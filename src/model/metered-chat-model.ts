@@ -1,20 +1,22 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
-import type { BaseLanguageModelInput } from "@langchain/core/language_models/base";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
-import type { AIMessageChunk, BaseMessage } from "@langchain/core/messages";
+import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatGenerationChunk, ChatResult } from "@langchain/core/outputs";
-import type { RunnableBatchOptions, RunnableConfig } from "@langchain/core/runnables";
+import type { RunnableConfig } from "@langchain/core/runnables";
 import { ChatOpenAI, type ChatOpenAICallOptions, type ChatOpenAIFields } from "@langchain/openai";
-import { METERED_METADATA_KEY } from "../budget/budget-handler.js";
+import { markMeteredCall } from "../langchain/call-options.js";
+import { replaceTokenCounter } from "../langchain/internals.js";
+import { contentText } from "../langchain/messages.js";
+import { installRunScopes } from "../langchain/run-scope.js";
+import { providerFromBaseUrl } from "../pricing/providers.js";
+import { encoderFor } from "../usage/tokenizer.js";
 import { type CallOptions, CallTarget, type ModelCalls } from "./call-target.js";
 import { type BoundTarget, RAW_TARGET } from "./downgrade.js";
-import { useLocalTokenCounter } from "./local-tokens.js";
 import { buildMetering, type MeteringFields, type MeteringParts } from "./metering-fields.js";
 import { identify } from "./model-identity.js";
 import { capturingFetch, HeaderCapture } from "./response-headers.js";
-import { carryBudget, sharedBatchBudget } from "./run-options.js";
 
-export type { MeteringFields } from "./metering-fields.js";
+export type { BudgetOption, MeteringFields } from "./metering-fields.js";
 
 /** Every ChatOpenAI constructor field, plus {@link MeteringFields}. */
 export interface MeteredChatModelFields extends ChatOpenAIFields, MeteringFields {}
@@ -52,16 +54,24 @@ export class MeteredChatModel<
   constructor(modelOrFields?: ModelName | MeteredChatModelFields, fieldsArg?: Omit<MeteredChatModelFields, "model">) {
     const given: MeteredChatModelFields =
       typeof modelOrFields === "string" ? { ...fieldsArg, model: modelOrFields } : (modelOrFields ?? {});
-    // The client fetches through capturingFetch, so a call can read a LiteLLM proxy's cost header.
-    const fetch = capturingFetch(given.configuration?.fetch as Parameters<typeof capturingFetch>[0]);
+    // A proxy in front of the provider (a base URL no provider owns, and no `provider` named) may state the
+    // call's cost in a header (LiteLLM): only then does the client fetch through capturingFetch.
+    const captures = readsCostHeader(given);
+    const fetch = captures ? capturingFetch(given.configuration?.fetch as Parameters<typeof capturingFetch>[0]) : undefined;
     // Copies (`bindTools`, `withConfig`) get the fields object back as is: state keyed by it is shared.
     const fields: MeteredChatModelFields =
-      fetch === given.configuration?.fetch ? given : { ...given, configuration: { ...given.configuration, fetch } };
+      !fetch || fetch === given.configuration?.fetch ? given : { ...given, configuration: { ...given.configuration, fetch } };
     super(fields);
-    useLocalTokenCounter(this);
+    installRunScopes();
+    replaceTokenCounter(this, async (content) => (await encoderFor(this.model)).count(contentText(content as BaseMessage["content"])));
     const { provider } = identify(this, {}, fields.provider);
-    this.primary = new CallTarget(this, this.model, provider, OPENAI_CALLS, true);
-    this.parts = buildMetering(fields, this._llmType(), (name) => this.sameApi(name), () => new HeaderCapture());
+    this.primary = new CallTarget(this, this.model, provider, OPENAI_CALLS, captures);
+    this.parts = buildMetering(
+      fields as MeteredChatModelFields & Record<string, unknown>,
+      "MeteredChatModel",
+      { primaryApi: this._llmType(), byName: (name) => this.sameApi(name), timeoutMs: this.timeout },
+      () => new HeaderCapture(),
+    );
     this.parts.catalog.get(this.model, provider); // an unknown price fails here, not after the first paid call
   }
 
@@ -93,42 +103,16 @@ export class MeteredChatModel<
     return this.parts.metering.events(this.primary, messages, options as CallOptions, runManager);
   }
 
-  /** Runs LangChain splits into one root run per input still share one budget, as one run would. */
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions & { returnExceptions?: false },
-  ): Promise<AIMessageChunk[]>;
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions & { returnExceptions: true },
-  ): Promise<(AIMessageChunk | Error)[]>;
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions,
-  ): Promise<(AIMessageChunk | Error)[]>;
-  override async batch(
-    inputs: BaseLanguageModelInput[],
-    options?: Partial<CallOptions_> | Partial<CallOptions_>[],
-    batchOptions?: RunnableBatchOptions,
-  ): Promise<(AIMessageChunk | Error)[]> {
-    return super.batch(inputs, sharedBatchBudget(this.parts.budget, inputs, options), batchOptions);
-  }
-
-  /** Plain `streamEvents()` drops the run's callbacks before the call: carry a budget among them across. */
+  /**
+   * Marks the call options as a metered call's (budget handlers then leave it to the model), and carries the
+   * run's budget handler and metadata past plain `streamEvents()`, which drops the run's callbacks.
+   */
   protected override _separateRunnableConfigFromCallOptionsCompat(
     options?: Partial<CallOptions_>,
   ): [RunnableConfig, this["ParsedCallOptions"]] {
     const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(options);
-    carryBudget(config, callOptions);
+    markMeteredCall(config, callOptions);
     return [config, callOptions];
-  }
-
-  /** Marks this model's runs, so a budget's callbacks leave its calls to it (it reports them itself). */
-  override getLsParams(options: this["ParsedCallOptions"]) {
-    return { ...super.getLsParams(options), [METERED_METADATA_KEY]: true };
   }
 
   /** @internal This model as a downgrade target of another metered model: sent to without metering. */
@@ -139,7 +123,13 @@ export class MeteredChatModel<
   /** The same API and settings under another model name (a downgrade by name). */
   private sameApi(model: string): BoundTarget {
     const plain = new ChatOpenAI({ ...this.fields, model });
-    useLocalTokenCounter(plain);
-    return { target: new CallTarget(plain, model, this.primary.provider, undefined, true), defaults: {} };
+    replaceTokenCounter(plain, async (content) => (await encoderFor(model)).count(contentText(content as BaseMessage["content"])));
+    return { target: new CallTarget(plain, model, this.primary.provider, undefined, this.primary.capturesHeaders), defaults: {} };
   }
+}
+
+/** Whether a model's endpoint may state a call's cost in a response header: a proxy's, not a known provider's. */
+function readsCostHeader(fields: MeteredChatModelFields): boolean {
+  const baseURL = fields.configuration?.baseURL ?? (fields as { baseURL?: unknown }).baseURL;
+  return typeof baseURL === "string" && baseURL !== "" && fields.provider === undefined && providerFromBaseUrl(baseURL) === undefined;
 }

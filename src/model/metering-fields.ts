@@ -1,11 +1,21 @@
+import { z } from "zod";
 import type { CostRecord } from "../budget/cost-record.js";
+import { budgetOptionsShape, type BudgetOptions, budgetSettings, parseOptions } from "../budget/settings.js";
+import { InvalidOptionsError } from "../errors.js";
 import { catalogFor, type PriceCatalog } from "../pricing/catalog.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import type { CostSource } from "../pricing/price-usage.js";
-import { type BudgetOption, CallBudget } from "./call-budget.js";
-import { type BoundTarget, Downgrade } from "./downgrade.js";
-import { Metering } from "./metering.js";
+import { describeValue } from "../validation.js";
+import { type BoundTarget, Downgrade, type DowngradeOption } from "./downgrade.js";
+import { Metering, type MeteringSettings } from "./metering.js";
 import type { HeaderCapture } from "./response-headers.js";
+
+/**
+ * A model's `budget` option: the budget of each run the model takes part in (see `BudgetOptions`: a limit
+ * in USD, default 2, a hard cap, quotas with their store and failure policy, a metering log), plus a
+ * downgrade once the run has spent a share of its limit; or `false` to meter without a limit.
+ */
+export type BudgetOption = (BudgetOptions & { downgrade?: DowngradeOption }) | false;
 
 /** Metering options, the same for `MeteredChatModel` and `meter()`. */
 export interface MeteringFields {
@@ -15,8 +25,8 @@ export interface MeteringFields {
   onCost?: (record: CostRecord) => void;
   /**
    * The budget of each run this model takes part in: `{ limitUsd }` (default `{ limitUsd: 2 }`), with an
-   * optional `hardCap` and `downgrade`, or `false` to meter without a limit. A `BudgetCallbackHandler`
-   * passed in the run's callbacks is used instead (its spend then decides the downgrade).
+   * optional `hardCap`, `quotas` and `downgrade`, or `false` to meter without a limit. A budget set over the
+   * run (`budgetMiddleware`, `withBudget`, a `BudgetCallbackHandler` in its callbacks) is used instead.
    */
   budget?: BudgetOption;
   /**
@@ -31,31 +41,68 @@ export interface MeteringFields {
   provider?: string;
 }
 
+const budgetOption = z.strictObject({
+  ...budgetOptionsShape,
+  downgrade: z.custom<DowngradeOption>((value) => typeof value === "object" && value !== null, {
+    error: (issue) => `Expected { atFraction, to }, got ${describeValue(issue.input)}`,
+  }).optional(),
+});
+
+/** Budget options a user may have put at the model's top level instead of inside `budget`. */
+const MISPLACED = ["limitUsd", "hardCap", "quotas", "store", "onStoreError", "meter", "reservationTtlMs", "holdWaitMs", "downgrade"];
+
 /** @internal What a metered model builds from its metering fields. */
 export interface MeteringParts {
   catalog: PriceCatalog;
-  budget: CallBudget;
   metering: Metering;
 }
 
 /**
- * @internal Validates metering fields and builds the metering core. `primaryApi` is the model's
- * `_llmType()` and `byName` builds a same-API model for a downgrade given by name.
+ * @internal Validates metering fields (once per fields object: `bindTools` re-creates the model with the
+ * same one) and builds the metering core. `where` names the model in errors; `primaryApi` is its
+ * `_llmType()`; `byName` builds a same-API model for a downgrade given by name; `timeoutMs` is its request
+ * timeout, which a hold in a shared store must outlive.
  */
 export function buildMetering(
-  fields: MeteringFields,
-  primaryApi: string,
-  byName: (model: string) => BoundTarget,
+  fields: MeteringFields & Record<string, unknown>,
+  where: string,
+  model: { primaryApi: string; byName: (model: string) => BoundTarget; timeoutMs?: number | undefined },
+  captureHeaders?: () => HeaderCapture,
+): MeteringParts {
+  let parts = built.get(fields);
+  if (!parts) built.set(fields, (parts = build(fields, where, model, captureHeaders)));
+  return parts;
+}
+
+const built = new WeakMap<object, MeteringParts>();
+
+function build(
+  fields: MeteringFields & Record<string, unknown>,
+  where: string,
+  model: { primaryApi: string; byName: (model: string) => BoundTarget; timeoutMs?: number | undefined },
   captureHeaders?: () => HeaderCapture,
 ): MeteringParts {
   const catalog = catalogFor(fields.prices);
   const costSource = fields.costSource ?? "ours";
-  if (costSource !== "ours" && costSource !== "reported") {
-    throw new TypeError(`costSource must be "ours" or "reported", got ${JSON.stringify(costSource)}.`);
+  const problems: string[] = [];
+  if (costSource !== "ours" && costSource !== "reported") problems.push(`costSource: Expected "ours" or "reported", got ${describeValue(costSource)}`);
+  for (const key of MISPLACED) if (key in fields) problems.push(`${key}: a budget option at the model's top level: move it into \`budget: { ${key} }\``);
+  const option = fields.budget;
+  if (option !== undefined && option !== false && (typeof option !== "object" || option === null)) {
+    problems.push(`budget: Expected an object of budget options (e.g. { limitUsd: 2 }) or false, got ${describeValue(option)}`);
   }
-  const budget = CallBudget.for(fields, fields.budget);
-  const downgrade = fields.budget ? Downgrade.for(fields.budget.downgrade, primaryApi, byName) : undefined;
+  if (problems.length) throw new InvalidOptionsError(where, problems);
+
+  const parsed = option ? parseOptions(budgetOption, option, where, "budget") : undefined;
+  const settings = option === false ? undefined : budgetSettings(parsed ?? {}, "run");
+  if (settings?.hardCap && settings.quotas.length && model.timeoutMs !== undefined && settings.reservationTtlMs <= model.timeoutMs) {
+    throw new InvalidOptionsError(where, [
+      `budget.reservationTtlMs: ${settings.reservationTtlMs} ms is not longer than the model's timeout (${model.timeoutMs} ms): ` +
+        "a hold that expires while its call is still running is charged as if its worker had died. Raise it above the timeout.",
+    ]);
+  }
+  const downgrade = parsed?.downgrade ? Downgrade.for(parsed.downgrade, model.primaryApi, model.byName) : undefined;
   downgrade?.check(catalog); // a `to` without a price fails here, not mid-run
-  const metering = new Metering({ catalog, budget, onCost: fields.onCost, costSource, downgrade, captureHeaders });
-  return { catalog, budget, metering };
+  const metering = new Metering({ catalog, budget: settings, onCost: fields.onCost, costSource, downgrade, captureHeaders } satisfies MeteringSettings);
+  return { catalog, metering };
 }

@@ -1,222 +1,252 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
-import { type AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
+import { AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
-import { type CostRecord, costRecord } from "../budget/cost-record.js";
-import type { PriceCatalog } from "../pricing/catalog.js";
-import { type CallOutcome, hasUsage, type PricedCall, priceCall, servedModelOf } from "../pricing/price-call.js";
-import type { CostSource } from "../pricing/price-usage.js";
-import { reportedCostOf } from "../pricing/reported-cost.js";
-import { contentText } from "../usage/estimate.js";
+import type { Budget } from "../budget/budget.js";
+import type { BudgetCall, PricedCall } from "../budget/budget-call.js";
+import { BudgetExceededError } from "../budget/errors.js";
+import { type CallPlan, DEFAULT_MAX_OUTPUT_TOKENS, planCall } from "../budget/plan.js";
+import { carriedMetadata } from "../langchain/call-options.js";
+import { contentText, countInputTokens, inputTokenBound } from "../langchain/messages.js";
+import { reportsUsage } from "../usage/validate.js";
 import { usageContract } from "../usage/providers.js";
-import { BudgetScope, type CallBudget } from "./call-budget.js";
+import { budgetForCall } from "./budget-for-call.js";
+import { ProviderResponseError } from "../langchain/call-errors.js";
 import type { CallOptions, CallTarget } from "./call-target.js";
-import type { Downgrade, Route } from "./downgrade.js";
-import type { HeaderCapture } from "./response-headers.js";
-import { carriedBudget, carriedMetadata } from "./run-options.js";
+import type { Route } from "./downgrade.js";
+import { MeteredCall, type MeteringSettings, type Received } from "./metered-call.js";
 import { StreamTally } from "./stream-tally.js";
 
-/** @internal How a metered model meters: shared by `MeteredChatModel` and `meter()`. */
-export interface MeteringSettings {
-  catalog: PriceCatalog;
-  budget: CallBudget;
-  onCost: ((record: CostRecord) => void) | undefined;
-  costSource: CostSource;
-  downgrade: Downgrade | undefined;
-  /** Tags each call so its response headers are captured (MeteredChatModel's own client only). */
-  captureHeaders?: (() => HeaderCapture) | undefined;
-}
+export type { MeteringSettings } from "./metered-call.js";
 
 type Run = CallbackManagerForLLMRun | undefined;
 
+/** What is still open when a stream is dropped: its call and what it received. */
+interface OpenStream {
+  call?: MeteredCall;
+  seen?: StreamTally;
+}
+
+/**
+ * A stream LangChain raced past (it races a generator against the call's abort signal and never calls
+ * `return()` on it) or that its consumer simply dropped can't run its own `finally`: when its generator is
+ * collected with its call still open, the call is ended with what it received.
+ */
+const droppedStreams = new FinalizationRegistry<OpenStream>((open) => {
+  if (open.call && !open.call.ended) void open.call.cutShort(open.seen?.soFar() ?? {});
+});
+
 /**
  * @internal The metering core: wraps a model's three ways of sending a call (`_generate`,
- * `_streamResponseChunks`, `_streamChatModelEvents`) so each call finds its budget, may be downgraded,
- * is sent to its target, priced under its provider's usage contract, reported, and settled.
+ * `_streamResponseChunks`, `_streamChatModelEvents`) so each call finds its budget, may be downgraded, is
+ * sent to its target, and ends exactly once (see `MeteredCall`), priced under its provider's usage contract.
  */
 export class Metering {
-  private onCostFailed = false;
-
   constructor(private readonly settings: MeteringSettings) {}
 
   async generate(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): Promise<ChatResult> {
-    const call = await this.start(primary, messages, options, runManager);
+    const call = await this.open(primary, messages, options, runManager).catch(endingAnswer);
+    if (!(call instanceof MeteredCall)) return { generations: [{ text: contentText(call.content), message: call }] };
+    const seen = aggregatesBadly(call.target) ? new StreamTally(call.target.provider) : undefined;
+    let result: ChatResult;
     try {
-      const { target } = call.route;
-      const seen = aggregatesBadly(target) ? new StreamTally(target.provider) : undefined;
-      const result = await call.scope.guard(async () => {
-        const maxTokens = await call.scope.reserve(target.outputLimits());
-        if (!seen) return target.generate(messages, call.sendOptions(), runManager, maxTokens);
-        return concatStream(target.stream(messages, call.sendOptions(), runManager, maxTokens), seen, call.scope);
-      });
-      // With n > 1 every generation carries the same usage: price the call once, show it on each.
-      const reply = result.generations[0]?.message as AIMessage | undefined;
-      const outcome = seen ? seen.outcome(messages, call.route.options.tools) : { messages, reply, usage: reply?.usage_metadata };
-      const priced = await this.price(call, outcome);
-      for (const generation of result.generations) {
-        const message = generation.message as AIMessage;
-        if (priced.cost.estimated && !hasUsage(message.usage_metadata)) message.usage_metadata = toUsageMetadata(priced);
-        message.response_metadata = { ...message.response_metadata, cost: priced.cost };
+      result = seen
+        ? await concatStream(call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens), seen, call)
+        : await call.target.generate(messages, call.sendOptions(), runManager, call.maxTokens);
+      if (!result.generations[0]?.message) {
+        throw new ProviderResponseError({ model: call.target.modelName, provider: call.target.provider, what: "its answer has no message" });
       }
-      this.report(priced, runManager);
-      await call.scope.settle(priced, seen?.answer ?? (reply ? contentText(reply.content) : ""));
-      return result;
+    } catch (error) {
+      throw await call.fail(error, seen?.soFar());
     } finally {
       call.close();
     }
+    // With n > 1 every generation carries the same usage: price the call once, show it on each.
+    const reply = result.generations[0]?.message as AIMessage | undefined;
+    const received: Received = seen ? seen.soFar() : { reply, usage: reply?.usage_metadata };
+    const priced = call.ended ? call.settled() : await call.finish(received, () => seen?.answer ?? (reply ? contentText(reply.content) : ""));
+    for (const generation of result.generations) {
+      const message = generation.message as AIMessage;
+      if (priced.cost.estimated && !reportsUsage(message.usage_metadata)) message.usage_metadata = toUsageMetadata(priced);
+      message.response_metadata = { ...message.response_metadata, cost: priced.cost };
+    }
+    return result;
   }
 
-  async *stream(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatGenerationChunk> {
-    const call = await this.start(primary, messages, options, runManager);
-    const seen = new StreamTally(call.route.target.provider);
-    let priced: PricedCall | undefined;
+  stream(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatGenerationChunk> {
+    const open: OpenStream = {};
+    const generator = this.streamChunks(open, primary, messages, options, runManager);
+    droppedStreams.register(generator, open);
+    return generator;
+  }
+
+  events(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatModelStreamEvent> {
+    const open: OpenStream = {};
+    const generator = this.streamEvents(open, primary, messages, options, runManager);
+    droppedStreams.register(generator, open);
+    return generator;
+  }
+
+  private async *streamChunks(open: OpenStream, primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatGenerationChunk> {
+    const opened = await this.open(primary, messages, options, runManager).catch(endingAnswer);
+    if (!(opened instanceof MeteredCall)) {
+      yield new ChatGenerationChunk({ text: contentText(opened.content), message: new AIMessageChunk({ ...opened }) });
+      return;
+    }
+    const call = (open.call = opened);
+    const seen = (open.seen = new StreamTally(call.target.provider));
+    const unwatch = endOnAbort(call, seen);
     // A chunk with usage is held until the next one arrives: usage may come in several chunks (Anthropic,
     // Gemini), and the cost goes on the last of them, once the whole usage is known.
     let held: ChatGenerationChunk | undefined;
+    let priced: PricedCall;
     try {
-      const chunks = this.chunks(call, messages, runManager);
-      for await (const chunk of call.scope.guardEach(chunks)) {
-        await call.scope.observe(seen.add(chunk.message, chunk.generationInfo?.model_name));
+      for await (const chunk of call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens)) {
+        const partial = await call.watch.observe(seen.add(chunk.message, chunk.generationInfo?.model_name));
+        if (partial && (await call.stopAt(partial, () => seen.answer))) break;
         if (held) yield held;
         held = StreamTally.carriesUsage(chunk.message) ? chunk : undefined;
         if (!held) yield chunk;
       }
-      priced = await this.price(call, seen.outcome(messages, call.route.options.tools));
-      this.report(priced, runManager);
-      await call.scope.settle(priced, seen.answer);
-      if (held && !priced.cost.estimated) {
-        held.message.response_metadata = { ...held.message.response_metadata, cost: priced.cost };
-        yield held;
-      } else {
-        if (held) yield held;
-        // No usage (streamUsage off, or a proxy that drops it): the estimate rides on a last chunk.
-        yield costChunk(priced);
-      }
+      if (!seen.received) throw new ProviderResponseError({ model: call.target.modelName, provider: call.target.provider, what: "its stream carried no message" });
+      priced = call.ended ? call.settled() : await call.finish(seen.soFar(), () => seen.answer);
+    } catch (error) {
+      throw await call.fail(error, seen.soFar());
     } finally {
-      if (!priced) await this.cutShort(call, seen, messages, runManager);
+      unwatch();
+      if (!call.ended) await call.cutShort(seen.soFar()); // the consumer stopped reading
       call.close();
     }
+    if (held && !priced.cost.estimated) {
+      held.message.response_metadata = { ...held.message.response_metadata, cost: priced.cost };
+      yield held;
+      return;
+    }
+    if (held) yield held;
+    // No usage (streamUsage off, or a proxy that drops it): the estimate rides on a last chunk.
+    yield costChunk(priced);
   }
 
-  async *events(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatModelStreamEvent> {
-    // Without a run manager (plain `streamEvents()`), the call is its own run: it gets its own budget.
-    const call = await this.start(primary, messages, options, runManager, !runManager);
-    const seen = new StreamTally(call.route.target.provider);
-    let priced: PricedCall | undefined;
+  private async *streamEvents(open: OpenStream, primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatModelStreamEvent> {
+    const call = (open.call = await this.open(primary, messages, options, runManager).catch((error: unknown) => {
+      throw error instanceof GracefulStop ? error.stop : error;
+    }));
+    const seen = (open.seen = new StreamTally(call.target.provider));
+    const unwatch = endOnAbort(call, seen);
     try {
-      for await (const event of call.scope.guardEach(this.modelEvents(call, messages, runManager, seen))) {
-        await call.scope.observe(seen.addEvent(event));
+      const events = call.target.events(messages, call.sendOptions(), runManager, call.maxTokens, (data) => seen.addRawEvent(data));
+      for await (const event of events) {
+        const partial = await call.watch.observe(seen.addEvent(event));
+        if (partial && (await call.stopAt(partial, () => seen.answer))) break;
         if (event.event !== "message-finish") {
           yield event;
           continue;
         }
-        priced = await this.price(call, seen.outcome(messages, call.route.options.tools));
-        this.report(priced, runManager);
-        await call.scope.settle(priced, seen.answer);
+        const priced = await call.finish(seen.soFar(), () => seen.answer);
         yield {
           ...event,
           ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
           responseMetadata: { ...event.responseMetadata, cost: priced.cost },
         };
       }
+      if (!call.ended && !seen.received) throw new ProviderResponseError({ model: call.target.modelName, provider: call.target.provider, what: "its stream carried no message" });
+    } catch (error) {
+      throw await call.fail(error, seen.soFar());
     } finally {
-      if (!priced) await this.cutShort(call, seen, messages, runManager);
+      unwatch();
+      if (!call.ended) await call.cutShort(seen.soFar());
       call.close();
     }
   }
 
-  /** Finds the call's budget, routes it (a downgrade once the run has spent enough), and begins it. */
-  private async start(
-    primary: CallTarget,
-    messages: BaseMessage[],
-    options: CallOptions,
-    runManager: Run,
-    standalone = false,
-  ): Promise<Call> {
-    const { budget, downgrade, captureHeaders, catalog } = this.settings;
-    const handler = budget.locate(runManager, carriedBudget(options), { standalone });
-    const route = downgrade?.route(primary, options, BudgetScope.spentFraction(handler)) ?? { target: primary, options };
-    const request = {
-      messages,
-      model: route.target.modelName,
-      provider: route.target.provider,
-      tools: route.options.tools,
+  /**
+   * Finds the call's budget, routes it (a downgrade once the run has spent enough), admits it, and under a
+   * hard cap holds its worst case with its max tokens lowered to what the budget can pay for.
+   */
+  private async open(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): Promise<MeteredCall> {
+    const { budget: settings, downgrade, captureHeaders } = this.settings;
+    const budget = budgetForCall(runManager, options, settings);
+    const route = downgrade?.route(primary, options, budget.spentFraction()) ?? { target: primary, options };
+    const { target } = route;
+    const capped = budget.hardCap && budget.enforcing;
+    const ticket = await openOrEnd(budget, {
+      model: target.modelName,
+      provider: target.provider,
+      runId: runManager?.runId,
+      parentRunId: runManager?.parentRunId,
+      // Quota keys are filled from the run's metadata: a call without a run manager finds it in the call options.
       metadata: carriedMetadata(options),
-      catalog,
-    };
-    const scope = await budget.begin(handler, runManager, request);
-    const headers = route.target.capturesHeaders ? captureHeaders?.() : undefined;
-    return new Call(scope, route, headers);
-  }
-
-  private async *chunks(call: Call, messages: BaseMessage[], runManager: Run): AsyncGenerator<ChatGenerationChunk> {
-    const maxTokens = await call.scope.reserve(call.route.target.outputLimits());
-    yield* call.route.target.stream(messages, call.sendOptions(), runManager, maxTokens);
-  }
-
-  private async *modelEvents(call: Call, messages: BaseMessage[], runManager: Run, seen: StreamTally): AsyncGenerator<ChatModelStreamEvent> {
-    const maxTokens = await call.scope.reserve(call.route.target.outputLimits());
-    yield* call.route.target.events(messages, call.sendOptions(), runManager, maxTokens, (data) => seen.addRawEvent(data));
+      holds: capped,
+    });
+    let plan: { plan: CallPlan; ceiling: number; choices: number } | undefined;
+    try {
+      if (capped) plan = await this.hold(ticket, route, messages);
+    } catch (error) {
+      await ticket.release();
+      throw graceful(budget, error);
+    }
+    const headers = target.capturesHeaders ? captureHeaders?.() : undefined;
+    return new MeteredCall(this.settings, ticket, route, messages, runManager, plan, headers);
   }
 
   /**
-   * A stream that ended without a priced response (the consumer stopped reading, an abort, an error): the
-   * budget counts what it received (or releases it if nothing came), and `onCost` hears of a paid part.
+   * Plans a hard-capped call from a cheap bound on its input first (its bytes: a token is at least one
+   * byte); tokens are counted only when that bound would not leave the call its full answer, or when
+   * quotas in a store decide (their room isn't known until the hold).
    */
-  private async cutShort(call: Call, seen: StreamTally, messages: BaseMessage[], runManager: Run): Promise<void> {
-    await call.scope.cutShort(seen.received);
-    if (!seen.received) return;
-    try {
-      this.report(await this.price(call, seen.outcome(messages, call.route.options.tools, false)), runManager);
-    } catch {
-      // Pricing a partial answer must not hide why the stream ended.
+  private async hold(ticket: BudgetCall, route: Route, messages: BaseMessage[]): Promise<{ plan: CallPlan; ceiling: number; choices: number }> {
+    const { target, options } = route;
+    const limits = target.outputLimits();
+    const quote = this.settings.catalog.get(target.modelName, target.provider);
+    const ceiling = Math.floor(limits.requestedMaxTokens ?? limits.modelMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS);
+    const planWith = (inputTokens: number) => (availableNano: number) => planCall({ price: quote.price, inputTokens, ...limits, availableNano });
+    let planFor = planWith(inputTokenBound(messages, target.modelName, options.tools));
+    if (ticket.limits.length || planFor(ticket.budget.ledger.availableNano).decision !== "allowed") {
+      planFor = planWith(await countInputTokens(messages, target.modelName, options.tools));
     }
-  }
-
-  private price(call: Call, outcome: Omit<CallOutcome, "model" | "provider"> & { model?: string | undefined }): Promise<PricedCall> {
-    const { target, downgradedFrom, options } = call.route;
-    return priceCall(this.settings.catalog, {
-      ...outcome,
-      tools: options.tools,
-      model: outcome.model ?? servedModelOf(outcome.reply) ?? target.modelName,
-      provider: target.provider,
-      reportedUsd: reportedCostOf(undefined, call.headers?.headers),
-      costSource: this.settings.costSource,
-      downgradedFrom,
-    });
-  }
-
-  private report(priced: PricedCall, runManager: Run): void {
-    const { onCost } = this.settings;
-    if (!onCost) return;
-    const record = costRecord(priced, { runId: runManager?.runId, parentRunId: runManager?.parentRunId });
-    try {
-      onCost(record);
-    } catch (error) {
-      // The call was paid for and succeeded: a failing observer must not lose its answer.
-      if (!this.onCostFailed) console.warn("langchain-metered: onCost threw; the call's answer is kept.", error);
-      this.onCostFailed = true;
-    }
+    const plan = await ticket.hold(planFor, quote.source, options.signal);
+    return { plan, ceiling, choices: limits.choices };
   }
 }
 
-/** One call in flight: its budget scope, its route, and (MeteredChatModel) its response-header capture. */
-class Call {
-  constructor(
-    readonly scope: BudgetScope,
-    readonly route: Route,
-    readonly headers: HeaderCapture | undefined,
-  ) {}
-
-  /** The options the target gets: the budget's signal merged in, and the header tag when capturing. */
-  sendOptions(): CallOptions {
-    const options = this.scope.withSignal(this.route.options);
-    return this.headers ? this.headers.tag(options) : options;
+/** A refusal of a budget that ends its run gracefully (`budgetMiddleware({ exitBehavior: "end" })`). */
+class GracefulStop extends Error {
+  constructor(readonly stop: BudgetExceededError) {
+    super(stop.message);
   }
+}
 
-  close(): void {
-    this.headers?.close();
+function graceful(budget: Budget, error: unknown): unknown {
+  return budget.current.endGracefully && BudgetExceededError.isInstance(error) ? new GracefulStop(error) : error;
+}
+
+async function openOrEnd(budget: Budget, info: Parameters<Budget["open"]>[0]): Promise<BudgetCall> {
+  try {
+    return await budget.open(info);
+  } catch (error) {
+    throw graceful(budget, error);
   }
+}
+
+/** A graceful stop answers the call with a message saying the budget is spent: an agent ends on it (it calls no tool). */
+function endingAnswer(error: unknown): AIMessage {
+  if (!(error instanceof GracefulStop)) throw error;
+  const { stop, scope, limitUsd, spentUsd } = error.stop;
+  return new AIMessage({ content: error.stop.message, response_metadata: { budgetStop: { stop, scope, limitUsd, spentUsd } } });
+}
+
+/**
+ * Ends a stream's call as soon as the caller's (or its budget's) signal aborts: LangChain may race past the
+ * generator and never resume it, so its `finally` can't be relied on. Returns the listener's remover.
+ */
+function endOnAbort(call: MeteredCall, seen: StreamTally): () => void {
+  const signals = call.signals();
+  if (!signals.length) return () => {};
+  const onAbort = () => void call.cutShort(seen.soFar());
+  for (const signal of signals) signal.addEventListener("abort", onAbort, { once: true });
+  return () => {
+    for (const signal of signals) signal.removeEventListener("abort", onAbort);
+  };
 }
 
 /**
@@ -228,13 +258,14 @@ function aggregatesBadly(target: CallTarget): boolean {
   return (target.model as unknown as { streaming?: unknown }).streaming === true && usageContract(target.provider).family !== "openai";
 }
 
-async function concatStream(chunks: AsyncIterable<ChatGenerationChunk>, seen: StreamTally, scope: BudgetScope): Promise<ChatResult> {
+async function concatStream(chunks: AsyncIterable<ChatGenerationChunk>, seen: StreamTally, call: MeteredCall): Promise<ChatResult> {
   let final: ChatGenerationChunk | undefined;
   for await (const chunk of chunks) {
-    await scope.observe(seen.add(chunk.message, chunk.generationInfo?.model_name));
+    const partial = await call.watch.observe(seen.add(chunk.message, chunk.generationInfo?.model_name));
     final = final ? final.concat(chunk) : chunk;
+    if (partial && (await call.stopAt(partial, () => seen.answer))) break;
   }
-  if (!final) throw new Error("The model's stream returned no chunks.");
+  if (!final) return { generations: [] };
   const generationInfo = final.generationInfo ? { generationInfo: final.generationInfo } : {};
   return { generations: [{ text: final.text, message: final.message, ...generationInfo }] };
 }

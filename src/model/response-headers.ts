@@ -1,5 +1,3 @@
-import { randomUUID } from "node:crypto";
-
 /**
  * LangChain's ChatOpenAI never shows a response's headers (`__includeRawResponse` keeps the body only), but a
  * LiteLLM proxy states a call's cost in one. So MeteredChatModel's client fetches through `capturingFetch`:
@@ -9,6 +7,8 @@ import { randomUUID } from "node:crypto";
 const CALL_HEADER = "x-langchain-metered-call";
 const WRAPPED = Symbol.for("langchain-metered.capturingFetch");
 const waiting = new Map<string, { headers?: Headers }>();
+/** Ids only need to be unique within this process, for as long as a call is in flight. */
+let captures = 0;
 
 type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -32,7 +32,7 @@ export function capturingFetch(inner?: Fetch): Fetch {
 
 /** @internal One call's claim on its response headers. */
 export class HeaderCapture {
-  private readonly id = randomUUID();
+  private readonly id = `c${++captures}`;
   private readonly slot: { headers?: Headers } = {};
 
   constructor() {

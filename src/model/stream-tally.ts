@@ -1,8 +1,10 @@
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import { AIMessage, type AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
-import { hasUsage, rawUsageOf, servedModelOf } from "../pricing/price-call.js";
-import { contentText, toolCallText } from "../usage/estimate.js";
+import { contentText, toolCallText } from "../langchain/messages.js";
+import { rawUsageOf, servedModelOf } from "../langchain/price-call.js";
 import { type UsageContract, usageContract } from "../usage/providers.js";
+import { reportsUsage, usageProblems } from "../usage/validate.js";
+import type { Received } from "./metered-call.js";
 
 type Raw = Record<string, unknown>;
 
@@ -21,6 +23,8 @@ export class StreamTally {
   received = false;
   private servedModel: string | undefined;
   private usage: Partial<UsageMetadata> | undefined;
+  /** The first chunk's usage that can't be merged (not made of non-negative integers): it decides the price. */
+  private invalid: Partial<UsageMetadata> | undefined;
   private firstSnapshot: Partial<UsageMetadata> | undefined;
   private rawUsage: Raw | undefined;
   private readonly contract: UsageContract;
@@ -37,15 +41,14 @@ export class StreamTally {
     // Anthropic names the model on message_start's additional_kwargs, OpenAI on the finishing chunk.
     const named = servedModelOf(message) ?? stringOr(generationModel) ?? stringOr(message.additional_kwargs?.model);
     if (named) this.servedModel = named;
-    const usage = (message as AIMessageChunk).usage_metadata;
-    if (hasUsage(usage)) this.usage = this.contract.merge(this.usage, usage);
+    this.takeUsage((message as AIMessageChunk).usage_metadata, (merged, next) => this.contract.merge(merged, next));
     this.addRaw(rawUsageOf(message));
     return text;
   }
 
   /** Whether a chunk carries usage (the last one that does gets the cost). */
   static carriesUsage(message: BaseMessage): boolean {
-    return hasUsage((message as AIMessageChunk).usage_metadata);
+    return reportsUsage((message as AIMessageChunk).usage_metadata);
   }
 
   /** Takes in an event; returns the text it added. */
@@ -58,8 +61,10 @@ export class StreamTally {
       this.text += text;
     }
     if ((event.event === "message-start" || event.event === "usage" || event.event === "message-finish") && event.usage) {
-      this.firstSnapshot ??= event.usage;
-      this.usage = this.contract.fromSnapshots(this.firstSnapshot, event.usage);
+      this.takeUsage(event.usage, (_merged, next) => {
+        this.firstSnapshot ??= next;
+        return this.contract.fromSnapshots(this.firstSnapshot, next);
+      });
     }
     if (event.event === "provider") {
       const named = stringOr((event.payload as { model?: unknown } | undefined)?.model);
@@ -85,16 +90,16 @@ export class StreamTally {
     }
   }
 
-  /** What to price: the usage reported so far (none: estimate), the raw usage, and the model that answered. */
-  outcome(messages: readonly BaseMessage[], tools: unknown, withUsage = true) {
-    return {
-      messages,
-      reply: new AIMessage({ content: this.text }),
-      usage: withUsage ? this.usage : undefined,
-      rawUsage: this.rawUsage,
-      model: this.servedModel,
-      tools,
-    };
+  /** What to price: the text received, the usage reported so far (none: counted locally), the raw usage, the model that answered. */
+  soFar(): Received {
+    return { reply: new AIMessage({ content: this.text }), usage: this.invalid ?? this.usage, rawUsage: this.rawUsage, model: this.servedModel };
+  }
+
+  /** Merges a chunk's usage; usage that can't be merged exactly (a count that is a string, say) is kept as it came. */
+  private takeUsage(usage: Partial<UsageMetadata> | undefined, merge: (merged: Partial<UsageMetadata> | undefined, next: Partial<UsageMetadata>) => Partial<UsageMetadata>): void {
+    if (!reportsUsage(usage) || this.invalid) return;
+    if (usageProblems(usage).length) this.invalid = usage;
+    else this.usage = merge(this.usage, usage);
   }
 
   /** Merges a chunk's raw usage (message_start's cache split, a final `cost`), skipping empty ones. */

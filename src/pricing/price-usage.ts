@@ -21,8 +21,18 @@ export interface Cost {
   /** The genai-prices provider whose prices applied (e.g. "openai", "anthropic", "google", "groq"). */
   provider: string | undefined;
   priceSource: PriceSource;
-  /** True when the usage was counted locally because the response carried none. */
+  /** True when the usage was counted locally rather than reported (see `estimate` for why). */
   estimated: boolean;
+  /**
+   * Why the cost is an estimate: `"no-usage"` (the response carried none: counted locally), `"cut-short"` (a
+   * stream stopped early or a call aborted after it was sent), `"failed"` (the call failed after it was sent:
+   * a broken connection, a malformed answer), `"invalid-usage"` (the usage can't be trusted) or
+   * `"unknown-price"` (the model that answered has no price). All but the first are conservative: the whole
+   * input with a safety margin, the output received, at the model's dearest rates.
+   */
+  estimate?: EstimateReason;
+  /** Under a hard cap, when the call's max tokens were lowered to what the budget could pay for. */
+  clamp?: { requestedMaxTokens: number; sentMaxTokens: number };
   /**
    * The cost the endpoint stated for the call (OpenRouter's `usage.cost`, a LiteLLM proxy's
    * `x-litellm-response-cost` header), when it stated one. Compare with `ourUsd` to see drift.
@@ -35,6 +45,9 @@ export interface Cost {
   /** The model the call was meant for, when a budget downgrade sent it to `model` instead. */
   downgradedFrom?: string;
 }
+
+/** Why a cost is an estimate (see `Cost.estimate`). */
+export type EstimateReason = "no-usage" | "cut-short" | "failed" | "invalid-usage" | "unknown-price";
 
 /** Which cost a budget counts when the endpoint reports its own: ours (default) or the reported one. */
 export type CostSource = "ours" | "reported";
@@ -68,11 +81,11 @@ export function priceUsage(
 ): Cost {
   const normalized = "inputTokens" in usage ? (usage as Usage) : normalizeUsage(usage as Partial<UsageMetadata>, options.provider);
   const quote = catalogFor(options.prices).get(model, options.provider, options.at);
-  return costFromQuote(normalized, quote, model, options.estimated ?? false);
+  return costFromQuote(normalized, quote, model, options.estimated ? "no-usage" : undefined);
 }
 
-/** @internal Prices a usage with an already-resolved quote. */
-export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, estimated: boolean): Cost {
+/** @internal Prices a usage with an already-resolved quote; `estimate` says why the usage was counted locally. */
+export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, estimate?: EstimateReason): Cost {
   const { totalNanoUsd, detailsNanoUsd } = costOfUsage(usage, quote.price);
   const details: Partial<Record<CostKey, number>> = {};
   for (const [key, nano] of Object.entries(detailsNanoUsd) as Array<[CostKey, number]>) details[key] = nanoToUsd(nano);
@@ -83,7 +96,8 @@ export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, es
     model,
     provider: quote.provider,
     priceSource: quote.source,
-    estimated,
+    estimated: estimate !== undefined,
+    ...(estimate ? { estimate } : {}),
   };
 }
 

@@ -1,12 +1,14 @@
+import type { CallbackManager } from "@langchain/core/callbacks/manager";
 import { Runnable, type RunnableConfig } from "@langchain/core/runnables";
-import { isAbortError } from "./abort.js";
+import { combineSignals } from "../budget/combined-signal.js";
+import { isAbortError } from "../langchain/call-errors.js";
+import { HANDLER_BUDGET } from "../langchain/call-options.js";
 import { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget-handler.js";
-import { replaceBudget } from "./callbacks.js";
 
 /**
  * Wraps a runnable (a chain, a graph, an agent, a model) so that every invocation gets a fresh budget:
  * its own `BudgetCallbackHandler`, whose signal is merged with the caller's, and whose aborts surface as the
- * `BudgetExceededError`. For budgeting a scope made of any chat models, not only `MeteredChatModel`s.
+ * `BudgetExceededError`. For budgeting a scope made of any chat models, not only metered ones.
  *
  * @example
  * ```ts
@@ -47,30 +49,47 @@ class BudgetedRunnable<RunInput, RunOutput> extends Runnable<RunInput, RunOutput
 
   override async invoke(input: RunInput, config?: Partial<RunnableConfig>): Promise<RunOutput> {
     const budget = new BudgetCallbackHandler(this.options);
+    const { config: budgeted, dispose } = withHandler(config, budget);
     try {
-      return await this.bound.invoke(input, budgeted(config, budget));
+      return await this.bound.invoke(input, budgeted);
     } catch (error) {
       throw budgetErrorOr(error, budget);
+    } finally {
+      dispose();
     }
   }
 
   override async *_streamIterator(input: RunInput, config?: Partial<RunnableConfig>): AsyncGenerator<RunOutput> {
     const budget = new BudgetCallbackHandler(this.options);
+    const { config: budgeted, dispose } = withHandler(config, budget);
     try {
-      yield* await this.bound.stream(input, budgeted(config, budget));
+      yield* await this.bound.stream(input, budgeted);
     } catch (error) {
       throw budgetErrorOr(error, budget);
+    } finally {
+      dispose();
     }
   }
 }
 
 /** The caller's config with this invocation's budget in place of any other budget, and its signal merged in. */
-function budgeted<T extends RunnableConfig>(config: Partial<T> | undefined, budget: BudgetCallbackHandler): Partial<T> {
-  const signal = config?.signal ? AbortSignal.any([config.signal, budget.signal]) : budget.signal;
-  return { ...config, callbacks: replaceBudget(config?.callbacks, budget), signal } as Partial<T>;
+function withHandler<T extends RunnableConfig>(config: Partial<T> | undefined, budget: BudgetCallbackHandler) {
+  const combined = config?.signal ? combineSignals(config.signal, budget.signal) : { signal: budget.signal, dispose: () => {} };
+  return { config: { ...config, callbacks: replaceBudget(config?.callbacks, budget), signal: combined.signal } as Partial<T>, dispose: combined.dispose };
+}
+
+const isBudgetHandler = (handler: unknown) => (handler as { [HANDLER_BUDGET]?: unknown } | null)?.[HANDLER_BUDGET] !== undefined;
+
+/** A run's callbacks with `budget` in place of any budget handler they had. */
+function replaceBudget(callbacks: RunnableConfig["callbacks"], budget: BudgetCallbackHandler): RunnableConfig["callbacks"] {
+  if (!callbacks) return [budget];
+  if (Array.isArray(callbacks)) return [...callbacks.filter((handler) => !isBudgetHandler(handler)), budget];
+  const manager = (callbacks as CallbackManager).copy();
+  for (const handler of manager.handlers) if (isBudgetHandler(handler)) manager.removeHandler(handler);
+  manager.addHandler(budget, true);
+  return manager;
 }
 
 function budgetErrorOr(error: unknown, budget: BudgetCallbackHandler): unknown {
   return budget.signal.aborted && isAbortError(error) ? budget.signal.reason : error;
 }
-

@@ -3,7 +3,7 @@
  * reaches it through callbacks), keeps the accounts, and refuses calls once the budget is spent.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { BudgetCallbackHandler, BudgetExceededError, PriceOverrideError } from "../../src/index.js";
+import { BudgetCallbackHandler, BudgetExceededError, InvalidOptionsError, PriceOverrideError } from "../../src/index.js";
 import { CALL_NANO, meteredModel, plainModel, rejectionOf, USAGE, useFakeOpenAI } from "./helpers.js";
 
 const server = useFakeOpenAI();
@@ -25,8 +25,8 @@ describe("BudgetCallbackHandler", () => {
   });
 
   it("rejects a negative or non-finite limit", () => {
-    expect(() => new BudgetCallbackHandler({ limitUsd: -1 })).toThrow(RangeError);
-    expect(() => new BudgetCallbackHandler({ limitUsd: Number.NaN })).toThrow(RangeError);
+    expect(() => new BudgetCallbackHandler({ limitUsd: -1 })).toThrow(InvalidOptionsError);
+    expect(() => new BudgetCallbackHandler({ limitUsd: Number.NaN })).toThrow(InvalidOptionsError);
   });
 
   it("prices a plain ChatOpenAI's calls passed to it as callbacks, one record per call", async () => {

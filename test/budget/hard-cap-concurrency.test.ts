@@ -8,9 +8,11 @@
  * names how long the "model" wants to answer (10–3,000 tokens; streams 10–1,000, in 8-token chunks); the
  * fake bills as OpenAI does (./hard-cap-billing.ts). After every trial: the budget's spend and the
  * server's bill are within the limit, no call cost more than it reserved, nothing was aborted, and no
- * reservation is left behind. A model's own `budget: { hardCap }` is per run, and one `model.batch()` is
- * one run: those trials are a single wave.
+ * reservation is left behind. A model's own `budget: { hardCap }` is per run: the trials under it send one
+ * wave of parallel calls from inside one run (a RunnableLambda), which all share it. (Each `model.batch()`
+ * input is a run of its own.)
  */
+import { RunnableLambda } from "@langchain/core/runnables";
 import { describe, expect, it } from "vitest";
 import { BudgetCallbackHandler, BudgetExceededError, type MeteredChatModel } from "../../src/index.js";
 import { type Bill, billing, prng, randomPrompt } from "./hard-cap-billing.js";
@@ -49,6 +51,16 @@ const WAYS: Record<string, Way> = {
     trials: TRIALS,
     send: (model, prompts, budget) => model.batch(prompts, config(budget), { returnExceptions: true }),
   },
+  "parallel invokes inside one run (a RunnableLambda)": {
+    maxWanted: 3_000,
+    chunkSize: 5,
+    trials: TRIALS,
+    send: (model, prompts, budget) =>
+      RunnableLambda.from(async (inputs: string[]) => settledReasons(await Promise.allSettled(inputs.map((p) => model.invoke(p))))).invoke(
+        prompts,
+        config(budget),
+      ),
+  },
   // Streams are priced chunk by chunk near their limit (see the quadratic-cost pin in hard-cap.test.ts):
   // shorter answers in bigger chunks keep the suite fast.
   "concurrent streams": {
@@ -67,7 +79,7 @@ const WAYS: Record<string, Way> = {
 };
 
 const wantedTokens = (body: unknown) => Number(/\[reply (\d+)\]/.exec(JSON.stringify(body))?.[1] ?? 100);
-const reservedOf = (budget: BudgetCallbackHandler) => (budget as unknown as { spending: { ledger: { reservedNano: number } } }).spending.ledger.reservedNano;
+const reservedOf = (budget: BudgetCallbackHandler) => Math.round(budget.heldUsd * 1e9);
 
 interface TrialOutcome {
   limitNano: number;
@@ -128,7 +140,7 @@ async function trial(seed: number, concurrency: number, way: Way, explicitHandle
 
 describe.each([8, 64] as const)("%i concurrent calls in one hard-capped run", (concurrency) => {
   for (const [name, way] of Object.entries(WAYS)) {
-    for (const explicitHandler of name === "model.batch" ? [true, false] : [true]) {
+    for (const explicitHandler of name.startsWith("parallel invokes inside") ? [true, false] : [true]) {
       const how = explicitHandler ? "a BudgetCallbackHandler({ hardCap })" : "the model's budget: { hardCap }";
       const trials = way.trials[concurrency];
       it(`${name}, under ${how}: never over the limit (${trials} seeded trials)`, { timeout: 60_000 }, async () => {

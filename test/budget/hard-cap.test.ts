@@ -9,6 +9,9 @@
  *   assumes ceil(8 × 1.1) + 32 = 41 input tokens.
  * - Prices per token: gpt-4o 2,500 in / 10,000 out; gpt-4o-mini 150 / 600; o3-mini 1,100 / 4,400;
  *   gpt-5-mini 250 / 2,000.
+ * - A call with room is planned from a cheap bound first, its bytes (a token is at least one byte): 3 + 3 +
+ *   5 ("human") + 5 ("Hello") = 16, with the margin ceil(16 × 1.1) + 32 = 50 input tokens; tokens are counted
+ *   (41 with the margin) only when that bound would not leave the call its full answer.
  * - gpt-4o under a $0.001 (1,000,000) limit: input 41 × 2,500 = 102,500; output (1,000,000 − 102,500) /
  *   10,000 = 89.75 → 89 tokens; reserved 102,500 + 890,000 = 992,500 ($0.0009925). The call that writes
  *   its 89 tokens costs 8 × 2,500 + 89 × 10,000 = 20,000 + 890,000 = 910,000 ($0.00091).
@@ -139,23 +142,23 @@ describe("clamping: the max tokens sent are what the budget can pay for", () => 
     await meteredModel(server(), { model: "gpt-4o", maxTokens: 1000 }).invoke(PROMPT, { callbacks: [capped(0.001)] });
     expect(lastBody()).toMatchObject({ max_tokens: 89 });
 
-    // 50 ≤ 89: allowed, reserved 102,500 + 500,000 = 602,500.
+    // 50 ≤ 89: allowed from the byte bound, reserved 50 × 2,500 + 50 × 10,000 = 125,000 + 500,000 = 625,000.
     const budget = capped(0.001);
     await meteredModel(server(), { model: "gpt-4o", maxTokens: 50 }).invoke(PROMPT, { callbacks: [budget] });
     expect(lastBody()).toMatchObject({ max_tokens: 50 });
-    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 50, reservedUsd: 0.0006025 });
+    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 50, reservedUsd: 0.000625 });
   });
 });
 
 describe("a call with room is allowed, and still sent with an explicit limit", () => {
   it("no max tokens set: the model profile's maximum (gpt-4o: 16,384)", async () => {
-    // Reserved: 102,500 + 16,384 × 10,000 = 163,942,500 ($0.1639425) of $2.
+    // Reserved (from the byte bound): 50 × 2,500 + 16,384 × 10,000 = 163,965,000 ($0.163965) of $2.
     server().setDefault(billing({ outputTokens: 20 }));
     const budget = capped(2);
     await meteredModel(server(), { model: "gpt-4o" }).invoke(PROMPT, { callbacks: [budget] });
 
     expect(lastBody()).toMatchObject({ max_tokens: 16_384 });
-    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 16_384, reservedUsd: 0.1639425 });
+    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 16_384, reservedUsd: 0.163965 });
     // Settled with the actual cost: 8 × 2,500 + 20 × 10,000 = 220,000.
     expect(budget.records[0]?.cost.nanoUsd).toBe(220_000);
     expect(budget.spentUsd).toBe(0.00022);
@@ -168,12 +171,12 @@ describe("a call with room is allowed, and still sent with an explicit limit", (
   });
 
   it("a reasoning model: max_completion_tokens at its profile's maximum (o3-mini: 100,000)", async () => {
-    // Reserved: 41 × 1,100 + 100,000 × 4,400 = 45,100 + 440,000,000 = 440,045,100 ($0.4400451).
+    // Reserved: 50 × 1,100 + 100,000 × 4,400 = 55,000 + 440,000,000 = 440,055,000 ($0.440055).
     server().setDefault(billing({ outputTokens: 20 }));
     const budget = capped(2);
     await meteredModel(server(), { model: "o3-mini" }).invoke(PROMPT, { callbacks: [budget] });
     expect(lastBody()).toMatchObject({ max_completion_tokens: 100_000 });
-    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 100_000, reservedUsd: 0.4400451 });
+    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 100_000, reservedUsd: 0.440055 });
   });
 
   it("Responses API: max_output_tokens at the profile's maximum", async () => {
@@ -183,14 +186,14 @@ describe("a call with room is allowed, and still sent with an explicit limit", (
   });
 
   it("a model with no known maximum output: DEFAULT_MAX_OUTPUT_TOKENS (32,768)", async () => {
-    // $1/$2 per 1M = 1,000 / 2,000 nano per token: 41 × 1,000 + 32,768 × 2,000 = 65,577,000 ($0.065577).
+    // $1/$2 per 1M = 1,000 / 2,000 nano per token: 50 × 1,000 + 32,768 × 2,000 = 65,586,000 ($0.065586).
     server().setDefault(billing({ outputTokens: 20 }));
     const prices = { "my-finetune": { input: 1, output: 2 } };
     const budget = new BudgetCallbackHandler({ limitUsd: 1, hardCap: true, prices });
     const model = meteredModel(server(), { model: "my-finetune", prices });
     await model.invoke(PROMPT, { callbacks: [budget] });
     expect(lastBody()).toMatchObject({ max_tokens: 32_768 });
-    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 32_768, reservedUsd: 0.065577 });
+    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 32_768, reservedUsd: 0.065586 });
   });
 
   it("without hardCap, nothing is reserved and no limit is added to the request", async () => {
@@ -382,23 +385,35 @@ describe("streams stopped at the limit, their partial cost recorded", () => {
     });
   }
 
-  it("a stream the consumer stops reading gives back its reservation, and is charged what it received", async () => {
+  it("without a hard cap, a stream the consumer stops reading is charged what it received", async () => {
+    server().setDefault(billing({ outputTokens: 2000, chunkDelayMs: 1 }));
+    const budget = new BudgetCallbackHandler({ limitUsd: 0.001 });
+    const model = meteredModel(server(), { model: "gpt-4o" });
+    let chunks = 0;
+    for await (const _ of await model.stream(PROMPT, { callbacks: [budget] })) if (++chunks === 10) break;
+    expect(await eventually(() => budget.records.length === 1)).toBe(true);
+    const record = budget.records[0];
+    expect(record?.estimated).toBe(true);
+    expect(record?.cost.estimate).toBe("cut-short");
+    // Conservatively: the input with its margin (41 tokens) and the output received, at gpt-4o's dearest rates.
+    const spentNano = Math.round(budget.spentUsd * 1e9);
+    expect(spentNano).toBeGreaterThanOrEqual(102_500); // at least its 41 input tokens with the margin
+    expect(spentNano).toBeLessThan(102_500 + 10 * 10_000); // fewer than 10 one-token chunks of output
+  });
+
+  it("under a hard cap, a stream the consumer stops reading is charged its hold: the provider may have made more", async () => {
     server().setDefault(billing({ outputTokens: 2000, chunkDelayMs: 1 }));
     const budget = capped(0.001);
     const model = meteredModel(server(), { model: "gpt-4o" });
     let chunks = 0;
     for await (const _ of await model.stream(PROMPT, { callbacks: [budget] })) if (++chunks === 10) break;
     expect(await eventually(() => budget.records.length === 1)).toBe(true);
-    const reserved = (budget as unknown as { spending: { ledger: { reservedNano: number } } }).spending.ledger.reservedNano;
-    expect(reserved).toBe(0);
-    const spentNano = Math.round(budget.spentUsd * 1e9);
-    expect(budget.records[0]?.estimated).toBe(true);
-    expect(spentNano).toBeGreaterThanOrEqual(20_000); // at least its 8 input tokens
-    expect(spentNano).toBeLessThan(20_000 + 10 * 10_000); // fewer than 10 one-token chunks of output
-
-    // The next call gets what is left: (1,000,000 − spent − 102,500) / 10,000 tokens.
-    await model.invoke(PROMPT, { callbacks: [budget] });
-    expect(lastBody()).toMatchObject({ max_tokens: Math.floor((1_000_000 - spentNano - 102_500) / 10_000) });
+    expect(budget.heldUsd).toBe(0);
+    expect(budget.records[0]?.cost).toMatchObject({ nanoUsd: 992_500, estimated: true, estimate: "cut-short" });
+    // $0.0000075 is left: not enough for a short answer, so the next call is refused before it is sent.
+    const sent = server().requests.length;
+    await expect(model.invoke(PROMPT, { callbacks: [budget] })).rejects.toMatchObject({ name: "BudgetExceededError", stop: "refused" });
+    expect(server().requests).toHaveLength(sent);
     expect(budget.spentUsd).toBeLessThanOrEqual(0.001);
   });
 
@@ -458,12 +473,12 @@ describe("n > 1: the reservation covers every output", () => {
   });
 
   it("allowed: the reservation is n times the maximum output", async () => {
-    // n = 2, maxTokens 100: 6,150 + 2 × 100 × 600 = 126,150 ($0.00012615).
+    // n = 2, maxTokens 100, from the byte bound: 50 × 150 + 2 × 100 × 600 = 7,500 + 120,000 = 127,500 ($0.0001275).
     server().setDefault(billing({ outputTokens: 50 }));
     const budget = capped(2);
     await meteredModel(server(), { model: "gpt-4o-mini", n: 2, maxTokens: 100 }).invoke(PROMPT, { callbacks: [budget] });
     expect(lastBody()).toMatchObject({ n: 2, max_tokens: 100 });
-    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 100, reservedUsd: 0.00012615 });
+    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 100, reservedUsd: 0.0001275 });
     // 8 × 150 + 2 × 50 × 600 = 1,200 + 60,000 = 61,200.
     expect(budget.records[0]?.cost.nanoUsd).toBe(61_200);
   });

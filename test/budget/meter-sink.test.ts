@@ -14,11 +14,11 @@ import {
   BudgetCallbackHandler,
   GENAI_PRICES_VERSION,
   InMemoryBudgetStore,
-  JsonlMeterSink,
   type MeterEntry,
   type MeterSink,
   type Quota,
 } from "../../src/index.js";
+import { JsonlMeterSink } from "../../src/integrations/jsonl.js";
 import { CALL_NANO, meteredModel, plainModel, rejectionOf, USAGE, useFakeOpenAI } from "./helpers.js";
 
 const server = useFakeOpenAI();
@@ -61,7 +61,7 @@ describe("JsonlMeterSink", () => {
     expect(lines).toHaveLength(2);
     const [first] = lines;
     expect(Object.keys(first ?? {}).sort()).toEqual(
-      ["costNanoUsd", "costUsd", "decision", "estimated", "model", "priceSource", "provider", "quotaKeys", "runId", "time", "usage"].sort(),
+      ["callId", "costNanoUsd", "costUsd", "decision", "estimated", "model", "priceSource", "provider", "quotaKeys", "runId", "time", "usage"].sort(),
     );
     expect(first).toMatchObject({
       quotaKeys: ["user:u1:day:2026-11-28", "tenant:acme:month:2026-11"],

@@ -12,6 +12,7 @@ import {
   InMemoryBudgetStore,
   type Quota,
 } from "../../src/index.js";
+import { storeGuard } from "../../src/budget/store-guard.js";
 import { CALL_NANO, meteredModel, rejectionOf, USAGE, useFakeOpenAI } from "./helpers.js";
 
 const server = useFakeOpenAI();
@@ -59,6 +60,13 @@ class FlakyStore implements BudgetStore {
   }
 }
 
+/** The store's circuit breaker on a clock the test moves (it probes a store that failed after 1 s, then less often). */
+function breakerClock(store: BudgetStore): { advance(ms: number): void } {
+  let now = 0;
+  storeGuard(store, { clock: () => now });
+  return { advance: (ms) => void (now += ms) };
+}
+
 describe('onStoreError: "deny" (the default)', () => {
   it("refuses the call with BudgetStoreUnavailableError (status 503) and sends nothing", async () => {
     server().setDefault({ usage: USAGE });
@@ -96,6 +104,7 @@ describe("a hard cap whose store fails to hold", () => {
   it("gives the run back what it held for the refused call (no phantom hold in the run's ledger)", async () => {
     server().setDefault((request) => ({ usage: { promptTokens: 8, completionTokens: Math.min(500, request.body.max_tokens ?? 500) } }));
     const store = new FlakyStore();
+    const clock = breakerClock(store);
     // A full reservation of a short prompt with max 500 tokens is about $0.000306: one fits in $0.0005.
     const budget = new BudgetCallbackHandler({ limitUsd: 0.0005, hardCap: true, quotas: QUOTAS, store });
     const model = meteredModel(server(), { maxTokens: 500 });
@@ -107,6 +116,7 @@ describe("a hard cap whose store fails to hold", () => {
     expect(server().requests).toHaveLength(0);
 
     store.down = false;
+    clock.advance(1000); // the circuit breaker's first probe: the store answers again
     await model.invoke("hi", { callbacks: [budget], metadata: META });
 
     expect(server().requests[0]?.body.max_tokens).toBe(500); // the whole room: not clamped by a leftover hold
@@ -119,6 +129,7 @@ describe('onStoreError: "allow"', () => {
     server().setDefault({ usage: USAGE });
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const store = new FlakyStore();
+    const clock = breakerClock(store);
     const model = meteredModel(server(), { budget: { quotas: QUOTAS, store, onStoreError: "allow" } });
 
     await model.invoke("up", { metadata: META });
@@ -129,6 +140,7 @@ describe('onStoreError: "allow"', () => {
     expect(String(warn.mock.calls[0]?.[0])).toContain("the budget store is unavailable; metering quotas locally");
 
     store.down = false;
+    clock.advance(1000); // the circuit breaker's first probe finds the store back
     await model.invoke("back", { metadata: META });
     expect(await store.spent()).toBe(2 * CALL_NANO); // before and after the outage, each once
 

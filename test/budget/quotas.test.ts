@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   BudgetCallbackHandler,
   BudgetExceededError,
+  InvalidOptionsError,
   InMemoryBudgetStore,
   MeteredChatModel,
   type Quota,
@@ -275,21 +276,21 @@ describe("invalid quota options fail at construction, naming the path", () => {
 
   it.each(cases)("BudgetCallbackHandler: %s", (_label, quotas, path) => {
     const construct = () => new BudgetCallbackHandler({ quotas: quotas as Quota[] });
-    expect(construct).toThrow(RangeError);
-    expect(construct).toThrow(`Invalid \`quotas\` option:\n  - ${path}`);
+    expect(construct).toThrow(InvalidOptionsError);
+    expect(construct).toThrow(`Invalid options for BudgetCallbackHandler:\n  - ${path}`);
   });
 
   it.each(cases)("MeteredChatModel's budget option: %s", (_label, quotas, path) => {
     const construct = () => new MeteredChatModel({ model: "gpt-4o-mini", apiKey: "test", budget: { quotas: quotas as Quota[] } });
-    expect(construct).toThrow(RangeError);
-    expect(construct).toThrow(path);
+    expect(construct).toThrow(InvalidOptionsError);
+    expect(construct).toThrow(`budget.${path}`);
   });
 
   it("lists every problem at once", () => {
     const construct = () =>
       new BudgetCallbackHandler({ quotas: [{ key: "u", limitUsd: -1, window: "year" }] as unknown as Quota[] });
     expect(construct).toThrow(
-      'Invalid `quotas` option:\n  - quotas[0].limitUsd: Too small: expected number to be >=0\n  - quotas[0].window: Invalid option: expected one of "day"|"week"|"month"|"total"',
+      'Invalid options for BudgetCallbackHandler:\n  - quotas[0].limitUsd: Too small: expected number to be >=0\n  - quotas[0].window: Invalid option: expected one of "day"|"week"|"month"|"total"',
     );
   });
 });

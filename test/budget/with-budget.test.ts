@@ -13,7 +13,7 @@
 import { RunnableLambda } from "@langchain/core/runnables";
 import { createAgent } from "langchain";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { BudgetCallbackHandler, BudgetExceededError, withBudget } from "../../src/index.js";
+import { BudgetCallbackHandler, BudgetExceededError, InvalidOptionsError, withBudget } from "../../src/index.js";
 import { type Bill, billing, tokensOf } from "./hard-cap-billing.js";
 import { echoTool, meteredModel, plainModel, rejectionOf, useFakeOpenAI, userMessage } from "./helpers.js";
 
@@ -204,6 +204,6 @@ describe("withBudget over a bare model", () => {
   });
 
   it("validates its options when it wraps, not at the first invocation", () => {
-    expect(() => withBudget(meteredModel(server()), { limitUsd: -1 })).toThrow(RangeError);
+    expect(() => withBudget(meteredModel(server()), { limitUsd: -1 })).toThrow(InvalidOptionsError);
   });
 });

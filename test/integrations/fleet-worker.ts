@@ -9,12 +9,12 @@
 import {
   BudgetCallbackHandler,
   BudgetExceededError,
-  JsonlMeterSink,
   MeteredChatModel,
   type Quota,
 } from "../../src/index.js";
+import { JsonlMeterSink } from "../../src/integrations/jsonl.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
-import { encoderFor } from "../../src/usage/estimate.js";
+import { encoderFor } from "../../src/usage/tokenizer.js";
 
 export interface WorkerConfig {
   name: string;

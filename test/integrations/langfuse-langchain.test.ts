@@ -47,8 +47,10 @@ describe("langchain-metered/langfuse-langchain (v3 SDK)", () => {
       expect.arrayContaining(["input", "output", "total", "input_cache_read", "output_reasoning"]),
     );
     expect(generation!.traceId).toBe(generation!.id); // a bare call is its own trace
+    // A bare call is its own run, with its own $2 budget: the trace shows the budget's view of it too.
     expect(generation!.metadata?.metered).toEqual({
       price: { source: "genai-prices", version: "0.1.8", model: "gpt-4o-mini", estimated: false },
+      budget: { decision: "allowed", limitUsd: 2, spentUsd: 0.000255, remainingUsd: 1.999745 },
     });
     expect(receiver().unauthorized).toBe(0);
   });
@@ -137,9 +139,12 @@ describe("langchain-metered/langfuse-langchain (v3 SDK)", () => {
 
     const [generation] = receiver().generations();
     expect(generation?.level).toBe("ERROR");
-    // The per-run budget isn't among the callbacks this call was given, so its record (and the call's cost)
-    // can't be seen from a handler: the error's figures are all there is.
-    expect(generation?.metadata?.metered).toEqual({ budget: { decision: "exceeded", limitUsd: 0.0001, spentUsd: 0.00045, remainingUsd: 0 } });
+    // The error leads back to the call's record: its price and the budget's view of it.
+    expect(generation?.metadata?.metered).toEqual({
+      price: { source: "genai-prices", version: "0.1.8", model: "gpt-4o-mini", estimated: false },
+      budget: { decision: "exceeded", limitUsd: 0.0001, spentUsd: 0.00045, remainingUsd: 0 },
+    });
+    expect(generation?.costDetails?.total).toBe(0.00045);
   });
 
   it("concurrent runs through one handler keep each cost on its own generation and in its own trace", async () => {

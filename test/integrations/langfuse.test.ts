@@ -51,8 +51,10 @@ describe("langchain-metered/langfuse (v5 SDK, OpenTelemetry)", () => {
     expect(others).toHaveLength(0);
     expectPricedLikeUsage(generation!);
     expect(generation!.costDetails?.total).toBe(costOf(message).totalUsd);
+    // A bare call is its own run, with its own $2 budget: the trace shows the budget's view of it too.
     expect(generation!.metadata?.metered).toEqual({
       price: { source: "genai-prices", version: "0.1.8", model: "gpt-4o-mini", estimated: false },
+      budget: { decision: "allowed", limitUsd: 2, spentUsd: 0.000255, remainingUsd: 1.999745 },
     });
     expect(receiver().unauthorized).toBe(0);
   });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { BudgetCallbackHandler, type MeterEntry } from "../../src/index.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import { windowAt } from "../../src/budget/windows.js";
-import { encoderFor } from "../../src/usage/estimate.js";
+import { encoderFor } from "../../src/usage/tokenizer.js";
 import { eventually, meteredModel, rejectionOf } from "../budget/helpers.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/openai-server.js";
 import { describeRedis, redisUrl, uniqueId } from "../support/redis.js";

@@ -14,10 +14,10 @@ import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
 import {
   BudgetCallbackHandler,
   BudgetStoreUnavailableError,
-  JsonlMeterSink,
   type MeterEntry,
   type Quota,
 } from "../../src/index.js";
+import { JsonlMeterSink } from "../../src/integrations/jsonl.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import { windowAt } from "../../src/budget/windows.js";
 import { CALL_NANO, meteredModel, rejectionOf, USAGE, useFakeOpenAI } from "../budget/helpers.js";

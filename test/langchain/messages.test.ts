@@ -1,12 +1,13 @@
 /**
- * The local estimate used when a response carries no usage. Token counts below are o200k_base counts
+ * Reading messages for pricing: text, local token counts (used when a response carries no usage, and by a
+ * hard cap's plan), and the byte bound a hard cap plans with before it counts. Token counts below are o200k_base counts
  * (gpt-4o-mini's encoding): "hi" 1, "human" 1, "system" 1, "Alice" 1, "You are terse." 4,
  * "What is 2+2?" 7, "Hello from the fake server." 6; plus OpenAI's overhead of 3 per message,
  * 1 per name and 3 to prime the reply.
  */
 import { AIMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { describe, expect, it } from "vitest";
-import { contentText, countInputTokens, countOutputTokens, estimateUsage } from "../../src/usage/estimate.js";
+import { contentText, countInputTokens, countOutputTokens, imageTokens, inputTokenBound, utf8Length } from "../../src/langchain/messages.js";
 
 describe("countInputTokens", () => {
   it.each([
@@ -39,18 +40,51 @@ describe("countOutputTokens", () => {
   });
 });
 
-describe("estimateUsage", () => {
-  it("is plain input and output, no cache or reasoning", async () => {
-    expect(await estimateUsage([new HumanMessage("hi")], new AIMessage("Hello from the fake server."), "gpt-4o-mini")).toEqual({
-      inputTokens: 8,
-      cacheReadTokens: 0,
-      cacheWriteTokens: 0,
-      cacheWrite1hTokens: 0,
-      inputAudioTokens: 0,
-      outputTokens: 6,
-      reasoningTokens: 0,
-      outputAudioTokens: 0,
-    });
+describe("inputTokenBound: bytes, never fewer than the tokens", () => {
+  const cases = [
+    { name: "one short message", messages: [new HumanMessage("hi")] },
+    { name: "system + human", messages: [new SystemMessage("You are terse."), new HumanMessage("What is 2+2?")] },
+    { name: "unicode", messages: [new HumanMessage("日本語のテキスト 🙂 ünïcödé")] },
+    { name: "a named message", messages: [new HumanMessage({ content: "hi", name: "Alice" })] },
+  ];
+  it.each(cases)("$name", async ({ messages }) => {
+    const bound = inputTokenBound(messages, "gpt-4o-mini");
+    expect(bound).toBeGreaterThanOrEqual(await countInputTokens(messages, "gpt-4o-mini"));
+  });
+
+  it("is the same overhead as the count, with bytes for tokens: 3 + (3 + 5 'human' + 2 'hi') = 13", () => {
+    expect(inputTokenBound([new HumanMessage("hi")], "gpt-4o-mini")).toBe(13);
+  });
+});
+
+describe("utf8Length", () => {
+  it.each([
+    ["", 0],
+    ["abc", 3],
+    ["é", 2],
+    ["日本", 6],
+    ["🙂", 4],
+    ["a🙂b", 6],
+  ] as const)("%j is %i bytes", (text, bytes) => {
+    expect(utf8Length(text)).toBe(bytes);
+    expect(utf8Length(text)).toBe(new TextEncoder().encode(text).length);
+  });
+});
+
+describe("imageTokens", () => {
+  it("counts gpt-4o-mini's images high, and nobody else's: every Gemini name has 'mini' in it", () => {
+    expect(imageTokens("gpt-4o-mini")).toBe(36_835);
+    expect(imageTokens("openai/gpt-4o-mini-2024-07-18")).toBe(36_835);
+    expect(imageTokens("gemini-2.5-pro")).toBe(1_105);
+    expect(imageTokens("gemini-2.0-flash")).toBe(1_105);
+    expect(imageTokens("gpt-4o")).toBe(1_105);
+  });
+});
+
+describe("counting never throws on special-token text", () => {
+  it("a user message containing <|endoftext|> is counted as the text it is", async () => {
+    const tokens = await countInputTokens([new HumanMessage("say <|endoftext|> please")], "gpt-4o-mini");
+    expect(tokens).toBeGreaterThan(8);
   });
 });
 

@@ -47,7 +47,8 @@ describe("createAgent (langchain)", () => {
     expect(calls).toEqual(["Paris"]);
     expectEveryAiMessagePriced(result.messages);
     expect(records.map((r) => r.cost.nanoUsd)).toEqual([27_000, 36_000]);
-    expect(records.every((r) => typeof r.runId === "string" && typeof r.parentRunId === "string")).toBe(true);
+    // Each call has an id of its own; LangChain run ids come with callbacks (none are attached here).
+    expect(new Set(records.map((r) => r.callId)).size).toBe(2);
     expect(fake.server.requests).toHaveLength(2);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { type MeteredChatModel, MeteredError, UnknownModelPriceError } from "../../src/index.js";
-import { encoderFor } from "../../src/usage/estimate.js";
+import { encoderFor } from "../../src/usage/tokenizer.js";
 import { collect, recorder, useFakeOpenAI } from "../support/metered.js";
 
 const fake = useFakeOpenAI();
@@ -28,7 +28,10 @@ describe("an unknown served model", () => {
     expect(UnknownModelPriceError.isInstance(error)).toBe(true);
     expect(MeteredError.isInstance(error)).toBe(true);
     expect((error as UnknownModelPriceError).model).toBe("mystery-model");
-    expect(records).toHaveLength(0);
+    // It was paid for: charged conservatively at the configured model's dearest rates, never $0.
+    expect(records).toHaveLength(1);
+    expect(records[0]?.cost).toMatchObject({ model: "mystery-model", estimated: true, estimate: "unknown-price" });
+    expect(records[0]?.cost.nanoUsd).toBeGreaterThan(0);
   });
 
   it("stream rejects with UnknownModelPriceError", async () => {

@@ -61,7 +61,7 @@ describe("batch", () => {
     expect(costOf(second)?.nanoUsd).toBe(900_000);
     expect(detailsInNano(costOf(second)!)).toEqual({ input: 300_000, output: 600_000 });
     expect(records.map((r) => r.cost.nanoUsd)).toEqual([450_000, 900_000]);
-    expect(new Set(records.map((r) => r.runId)).size).toBe(2);
+    expect(new Set(records.map((r) => r.callId)).size).toBe(2);
   });
 });
 

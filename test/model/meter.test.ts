@@ -9,11 +9,12 @@ import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type AIMessageChunk, type BaseMessage, HumanMessage } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
+import { RunnableLambda } from "@langchain/core/runnables";
 import { createAgent, tool } from "langchain";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { BudgetCallbackHandler, BudgetExceededError, meter, MeteredChatModel, MeteredModel, UnknownModelPriceError } from "../../src/index.js";
-import { encoderFor } from "../../src/usage/estimate.js";
+import { encoderFor } from "../../src/usage/tokenizer.js";
 import { costOf, recorder } from "../support/metered.js";
 import { startFakeOpenAI } from "../support/openai-server.js";
 import { anthropicModel, geminiModel, useFakeAnthropic, useFakeGemini } from "../support/providers.js";
@@ -60,7 +61,8 @@ describe("meter()", () => {
     });
     await meter(anthropicModel(anthropic()), { budget: false }).invoke("hi", { callbacks: [spy] });
     expect(starts[0]?.id.at(-1)).toBe("ChatAnthropic");
-    expect(starts[0]?.metadata).toMatchObject({ ls_provider: "anthropic", ls_model_name: "claude-sonnet-4-5", ls_metered: true });
+    expect(starts[0]?.metadata).toMatchObject({ ls_provider: "anthropic", ls_model_name: "claude-sonnet-4-5" });
+    expect(starts[0]?.metadata).not.toHaveProperty("ls_metered"); // LangSmith's standard params, nothing of ours
   });
 
   it("a model with no known price is an error at construction; `prices` adds one", async () => {
@@ -110,10 +112,21 @@ describe("budgets", () => {
     expect(maxTokens).toBeLessThan(700); // $0.01 / $15 per 1M output ≈ 666, less the input
   });
 
-  it("batch inputs share one budget, as one run would", async () => {
+  it("each batch input is a run of its own, with a budget of its own", async () => {
     anthropic().setDefault({ usage: { input: 10_000, output: 1000 } }); // $0.045 a call
     const results = await meter(anthropicModel(anthropic()), { budget: { limitUsd: 0.1 } }).batch(["1", "2", "3"], undefined, { returnExceptions: true, maxConcurrency: 1 });
-    expect(results.map((r) => (r instanceof Error ? (r as BudgetExceededError).stop : "ok"))).toEqual(["ok", "ok", "exceeded"]);
+    expect(results.map((r) => (r instanceof Error ? (r as BudgetExceededError).stop : "ok"))).toEqual(["ok", "ok", "ok"]);
+  });
+
+  it("calls inside one run share its budget", async () => {
+    anthropic().setDefault({ usage: { input: 10_000, output: 1000 } }); // $0.045 a call: the third crosses $0.1
+    const model = meter(anthropicModel(anthropic()), { budget: { limitUsd: 0.1 } });
+    const run = RunnableLambda.from(async () => {
+      const outcomes: string[] = [];
+      for (const n of ["1", "2", "3"]) outcomes.push(await model.invoke(n).then(() => "ok", (e: BudgetExceededError) => e.stop));
+      return outcomes;
+    });
+    expect(await run.invoke({})).toEqual(["ok", "ok", "exceeded"]);
   });
 });
 

@@ -59,12 +59,12 @@ describe("onCost", () => {
     expect(records[0]?.cost.nanoUsd).toBe(450_000);
   });
 
-  it("a call inside a chain records its parent run", async () => {
+  it("a call inside a traced chain records its parent run (run ids come from LangChain's callbacks)", async () => {
     const { records, onCost } = recorder();
     const model = fake.model({ onCost });
     const { RunnableLambda } = await import("@langchain/core/runnables");
     const chain = RunnableLambda.from(async (input: string, config) => model.invoke(input, config));
-    await chain.invoke("hi");
+    await chain.invoke("hi", { callbacks: [{ handleChainStart() {} }] });
     expect(records).toHaveLength(1);
     expect(records[0]?.parentRunId).toEqual(expect.any(String));
     expect(records[0]?.parentRunId).not.toBe(records[0]?.runId);

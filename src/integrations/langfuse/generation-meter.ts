@@ -1,13 +1,13 @@
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import type { LLMResult } from "@langchain/core/outputs";
-import type { BudgetCallbackHandler } from "../../budget/budget-handler.js";
 import type { BudgetView } from "../../budget/cost-record.js";
 import { BudgetExceededError } from "../../budget/errors.js";
 import { type PriceCatalog, catalogFor } from "../../pricing/catalog.js";
 import type { PriceOverrides } from "../../pricing/overrides.js";
-import { costOf, priceCall, servedModelOf } from "../../pricing/price-call.js";
+import { costOf, priceCall, servedModelOf } from "../../langchain/price-call.js";
 import type { Cost } from "../../pricing/price-usage.js";
-import { carriedBudget, recordOf, stopView } from "./budget-view.js";
+import { recordOfError } from "../../budget/cost-record.js";
+import { recordOfMessage, stopView } from "./budget-view.js";
 import { costDetailsFor, lastMessageOf, usageDetailsFor, usageKeysOf } from "./cost-details.js";
 
 /** Options the metered Langfuse handlers add to the stock handlers' own. */
@@ -58,7 +58,6 @@ interface StartedCall {
   model: string | undefined;
   provider: string | undefined;
   tools: unknown;
-  budget: BudgetCallbackHandler | undefined;
 }
 
 /** Calls whose end never comes (a start handler threw) must not pile up. */
@@ -87,7 +86,6 @@ export class GenerationMeter {
       model: text(metadata?.ls_model_name) ?? text(invocation?.model),
       provider: text(metadata?.ls_provider),
       tools: invocation?.tools,
-      budget: carriedBudget(extraParams),
     });
   }
 
@@ -98,14 +96,14 @@ export class GenerationMeter {
     const message = lastMessageOf(output);
     const cost = costOf(message) ?? (await this.price(call, message));
     if (!cost) return undefined;
-    return report(cost, usageKeysOf(output), recordOf(call.budget, runId)?.budget);
+    return report(cost, usageKeysOf(output), recordOfMessage(message)?.budget);
   }
 
   /** The report for a call that failed: only a budget's stop has something to say (its decision, what it cost). */
   failed(runId: string, error: unknown): GenerationReport | undefined {
-    const call = this.take(runId);
+    this.take(runId);
     if (!BudgetExceededError.isInstance(error)) return undefined;
-    const record = recordOf(call?.budget, runId);
+    const record = recordOfError(error);
     const view = record?.budget ?? stopView(error);
     if (!record) return { metadata: { metered: { budget: view } } };
     const usageDetails = usageDetailsFor(record.usage);

@@ -1,0 +1,176 @@
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { RunnableMap, RunnableSequence } from "@langchain/core/runnables";
+import { _CONTEXT_VARIABLES_KEY, AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
+import { MeteredError } from "../errors.js";
+
+/**
+ * Every place this library reaches into LangChain's (or a provider SDK's) internals, each behind a feature
+ * check, verified against @langchain/core 1.4, @langchain/openai 1.6 and @langchain/anthropic 1.5 (see
+ * test/langchain/internals.test.ts, one contract test per internal). A check that fails names the
+ * package whose version no longer fits, rather than metering wrong in silence.
+ */
+
+type Loose = Record<PropertyKey, unknown>;
+
+/** An internal of a package this library reads or patches is not what it was verified against. */
+export class UnsupportedVersionError extends MeteredError {
+  constructor(what: string, pkg: string) {
+    super(
+      `langchain-metered can't find ${what} in ${pkg}: this version of ${pkg} isn't supported yet. ` +
+        `Pin ${pkg} to a version this release was tested with (see the README), or upgrade langchain-metered.`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// AsyncLocalStorage: where LangChain keeps the running config, and where run scopes live.
+// ---------------------------------------------------------------------------------------------------------
+
+/** The key under which LangChain's async-context store keeps its context variables (carried to every child). */
+export const CONTEXT_VARIABLES: symbol = _CONTEXT_VARIABLES_KEY;
+
+/** @internal The subset of AsyncLocalStorage LangChain's store offers. */
+export interface ContextStorage {
+  getStore(): Loose | undefined;
+  run<T>(store: unknown, fn: () => T): T;
+}
+
+const GLOBAL_STORAGE = Symbol.for("ls:tracing_async_local_storage");
+
+/**
+ * @internal LangChain's AsyncLocalStorage, set up if nothing did it yet (importing `@langchain/langgraph`
+ * or `langchain` does, `@langchain/core` alone doesn't): from the runtime's own AsyncLocalStorage (Node, Deno,
+ * Bun, Cloudflare Workers with nodejs_compat), reached without a static import of `node:async_hooks`, so
+ * the package still bundles for browsers. `undefined` where the runtime has none.
+ */
+export function contextStorage(): ContextStorage | undefined {
+  if (!(globalThis as Loose)[GLOBAL_STORAGE]) {
+    const Storage = runtimeAsyncLocalStorage();
+    if (Storage) AsyncLocalStorageProviderSingleton.initializeGlobalInstance(new Storage() as never);
+  }
+  const storage = (globalThis as Loose)[GLOBAL_STORAGE] as ContextStorage | undefined;
+  return typeof storage?.run === "function" ? storage : undefined;
+}
+
+function runtimeAsyncLocalStorage(): (new () => unknown) | undefined {
+  const global = globalThis as Loose;
+  if (typeof global.AsyncLocalStorage === "function") return global.AsyncLocalStorage as new () => unknown;
+  const proc = global.process as { getBuiltinModule?: (id: string) => Loose | undefined } | undefined;
+  const hooks = proc?.getBuiltinModule?.("node:async_hooks");
+  return typeof hooks?.AsyncLocalStorage === "function" ? (hooks.AsyncLocalStorage as new () => unknown) : undefined;
+}
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+const PATCHED = Symbol.for("langchain-metered.runRoot");
+
+/**
+ * @internal Makes `enter(fn)` wrap the start of every LangChain run that isn't inside one already (`inRun()`):
+ * `runWithConfig`, through which LangGraph nodes, lambdas, tools, fallbacks and every `.stream()` run; and
+ * `invoke` of `RunnableSequence` and `RunnableMap`, which run their steps without it. Patched once per
+ * copy of @langchain/core; returns false (and patches nothing) where the internals don't fit.
+ */
+export function wrapRunRoots(inRun: () => boolean, enter: <T>(fn: () => T) => T): boolean {
+  const targets: Array<[Loose, string]> = [
+    [AsyncLocalStorageProviderSingleton as unknown as Loose, "runWithConfig"],
+    [RunnableSequence.prototype as unknown as Loose, "invoke"],
+    [RunnableMap.prototype as unknown as Loose, "invoke"],
+  ];
+  if (!targets.every(([owner, name]) => typeof owner[name] === "function")) return false;
+  for (const [owner, name] of targets) {
+    const original = owner[name] as Method & { [PATCHED]?: true };
+    if (original[PATCHED]) continue;
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      return inRun() ? original.apply(this, args) : enter(() => original.apply(this, args));
+    } as Method & { [PATCHED]?: true };
+    wrapped[PATCHED] = true;
+    owner[name] = wrapped;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ChatOpenAI: its two delegates, its lazily made client, its token counter.
+// ---------------------------------------------------------------------------------------------------------
+
+/** @internal ChatOpenAI sends through two delegates built from its fields (Chat Completions, Responses). */
+export function openAIDelegates(model: BaseChatModel): BaseChatModel[] {
+  const { completions, responses } = model as unknown as Loose;
+  if (!isObject(completions) || !isObject(responses)) throw new UnsupportedVersionError("ChatOpenAI's completions/responses delegates", "@langchain/openai");
+  return [completions as unknown as BaseChatModel, responses as unknown as BaseChatModel];
+}
+
+/**
+ * @internal Makes the OpenAI SDK client of ChatOpenAI (and of its delegates) now, on the real objects: it is
+ * made lazily on `this`, so a per-call view made before it exists would build a client per call.
+ */
+export function ensureOpenAIClients(model: BaseChatModel): void {
+  for (const target of [model, ...openAIDelegates(model)]) {
+    const make = (target as unknown as Loose)._getClientOptions;
+    if (typeof make !== "function") throw new UnsupportedVersionError("ChatOpenAI's _getClientOptions", "@langchain/openai");
+    if (!(target as unknown as Loose).client) make.call(target, undefined);
+  }
+}
+
+/**
+ * @internal LangChain's token counter downloads tiktoken ranks on first use (offline, a `streaming: true`
+ * invoke stalls for minutes): count with our local tokenizer instead, on the model and both delegates.
+ */
+export function replaceTokenCounter(model: BaseChatModel, count: (content: unknown) => Promise<number>): void {
+  for (const target of [model, ...openAIDelegates(model)]) {
+    if (typeof (target as unknown as Loose).getNumTokens !== "function") throw new UnsupportedVersionError("getNumTokens", "@langchain/core");
+    (target as unknown as Loose).getNumTokens = count;
+  }
+}
+
+/**
+ * @internal A per-call view of a chat model with its max output lowered to `maxTokens` (ChatOpenAI and
+ * ChatAnthropic call it `maxTokens`, ChatGoogleGenerativeAI `maxOutputTokens`): concurrent calls never
+ * share the setting. ChatOpenAI's delegates read their own fields, so each gets a view too. Undefined
+ * `maxTokens` gives a plain view (a place to put per-call overrides such as a raw-stream tap).
+ */
+export function viewWithMaxTokens(model: BaseChatModel, maxTokens: number | undefined): BaseChatModel {
+  const view = Object.create(model) as Loose;
+  if (maxTokens === undefined) return view as unknown as BaseChatModel;
+  const fields = model as unknown as Loose;
+  if (isObject(fields.completions) && isObject(fields.responses)) {
+    view.completions = Object.assign(Object.create(fields.completions as object) as Loose, capField(fields.completions as Loose, maxTokens));
+    view.responses = Object.assign(Object.create(fields.responses as object) as Loose, capField(fields.responses as Loose, maxTokens));
+  } else {
+    Object.assign(view, capField(fields, maxTokens));
+  }
+  return view as unknown as BaseChatModel;
+}
+
+function capField(target: Loose, maxTokens: number): Loose {
+  if ("maxOutputTokens" in target && !("maxTokens" in target)) return { maxOutputTokens: maxTokens };
+  return { maxTokens };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ChatAnthropic: the raw SDK stream, whose events carry what LangChain's drop (the 1-hour cache split, a
+// stated cost, a server-tool call's cumulative input).
+// ---------------------------------------------------------------------------------------------------------
+
+type RawStream = AsyncIterable<unknown> & { controller?: AbortController };
+type StreamFactory = (this: unknown, ...args: unknown[]) => Promise<RawStream>;
+
+/** @internal Makes `view` report each raw provider stream event to `onRawEvent`, where the model has such a stream. */
+export function tapRawStream(view: BaseChatModel, model: BaseChatModel, onRawEvent: (data: unknown) => void): BaseChatModel {
+  const create = (model as unknown as { createStreamWithRetry?: StreamFactory }).createStreamWithRetry;
+  if (typeof create !== "function") return view;
+  (view as unknown as Loose).createStreamWithRetry = async (...args: unknown[]): Promise<RawStream> => {
+    const stream = await create.apply(model, args); // the model keeps its cached client
+    return {
+      controller: stream.controller,
+      async *[Symbol.asyncIterator]() {
+        for await (const data of stream) {
+          onRawEvent(data);
+          yield data;
+        }
+      },
+    };
+  };
+  return view;
+}
+
+const isObject = (value: unknown): value is object => typeof value === "object" && value !== null;

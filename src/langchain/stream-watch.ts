@@ -1,0 +1,73 @@
+import type { BaseMessage } from "@langchain/core/messages";
+import type { Budget } from "../budget/budget.js";
+import type { PricedCall } from "../budget/budget-call.js";
+import { boundRates, type Rates } from "../budget/plan.js";
+import type { PriceCatalog } from "../pricing/catalog.js";
+import { costFromQuote } from "../pricing/price-usage.js";
+import { encoderFor } from "../usage/tokenizer.js";
+import { ZERO_USAGE } from "../usage/usage.js";
+import { countInputTokens, inputTokenBound, utf8Length } from "./messages.js";
+
+const FEMTO_PER_NANO = 1_000_000n;
+
+/**
+ * @internal Watches a stream's text against its budget, so it can be stopped as soon as what it received
+ * would take the run over its limit. Cheap first: a bound from byte counts (a token is at least one byte)
+ * at the dearest rates; tokens are counted only once that bound comes within reach of the limit, and then
+ * only the text that arrived since the last count, so a long stream stays linear.
+ */
+export class StreamWatch {
+  private text = "";
+  private bytes = 0;
+  private rates: Rates | null | undefined;
+  private inputBytes: number | undefined;
+  private inputTokens: number | undefined;
+  private outputTokens = 0;
+  private countedChars = 0;
+
+  constructor(
+    private readonly budget: Budget,
+    private readonly catalog: PriceCatalog,
+    private readonly call: { model: string; provider: string | undefined; messages: readonly BaseMessage[]; tools: unknown },
+    /** What the call already holds in the budget (a hard cap's worst case): only spend beyond it can cross. */
+    private readonly heldNano: () => number,
+  ) {}
+
+  /**
+   * Takes in the text a chunk added. Returns what the stream has cost so far, priced (estimated), once it
+   * would take the budget over its limit; the caller settles it and stops the stream.
+   */
+  async observe(text: string): Promise<PricedCall | undefined> {
+    if (!text || this.budget.ledger.limitNano === undefined) return undefined;
+    this.text += text;
+    this.bytes += utf8Length(text);
+    const held = this.heldNano();
+    if (!this.budget.wouldCross(this.boundNano() - held)) return undefined;
+    const partial = await this.priceSoFar();
+    return partial && this.budget.wouldCross(partial.cost.nanoUsd - held) ? partial : undefined;
+  }
+
+  /** An upper bound on what the call has cost so far, from byte counts. */
+  private boundNano(): number {
+    if (this.rates === undefined) {
+      const quote = this.catalog.find(this.call.model, this.call.provider);
+      this.rates = quote ? boundRates(quote.price) : null;
+    }
+    if (!this.rates) return Number.MAX_SAFE_INTEGER; // no price known: always count precisely
+    this.inputBytes ??= inputTokenBound(this.call.messages, this.call.model, this.call.tools);
+    const femto = BigInt(this.inputBytes) * this.rates.input + BigInt(this.bytes) * this.rates.output;
+    return Number(femto / FEMTO_PER_NANO) + 1;
+  }
+
+  /** What was received so far, priced: the input and the output counted locally (estimated). */
+  private async priceSoFar(): Promise<PricedCall | undefined> {
+    const quote = this.catalog.find(this.call.model, this.call.provider);
+    if (!quote) return undefined;
+    this.inputTokens ??= await countInputTokens(this.call.messages, this.call.model, this.call.tools);
+    const encoder = await encoderFor(this.call.model);
+    this.outputTokens += encoder.count(this.text.slice(this.countedChars));
+    this.countedChars = this.text.length;
+    const usage = { ...ZERO_USAGE, inputTokens: this.inputTokens, outputTokens: this.outputTokens };
+    return { usage, cost: costFromQuote(usage, quote, this.call.model, "cut-short") };
+  }
+}
