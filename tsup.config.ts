@@ -3,16 +3,24 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   entry: {
     index: "src/index.ts",
-    // Optional integrations: each SDK is loaded only from its own entry.
+    // Optional integrations: each SDK (or Node built-in) is loaded only from its own entry.
     "langfuse-langchain": "src/integrations/langfuse-langchain.ts",
     langfuse: "src/integrations/langfuse.ts",
     redis: "src/integrations/redis.ts",
+    jsonl: "src/integrations/jsonl.ts",
+    agents: "src/scope/budget-middleware.ts",
   },
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,
   clean: true,
   target: "node20",
-  splitting: false,
+  // Keep `node:` specifiers as written (tsup strips them by default): Deno and edge runtimes with Node
+  // compatibility resolve only the `node:` form, and it makes a built-in import easy to spot in dist/.
+  removeNodeProtocol: false,
+  // One copy of the core (price catalog, budget, model) shared by every entry, in a chunk each entry imports,
+  // for ESM and (tsup's experimental code splitting) CJS alike: `langchain-metered/redis` and the root entry
+  // never hold two price catalogs, and `instanceof` holds across entries.
+  splitting: true,
   treeshake: true,
 });
