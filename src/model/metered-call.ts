@@ -49,7 +49,7 @@ function ownCopy(stop: BudgetExceededError): BudgetExceededError {
  * never ended at $0 unless the provider said it billed nothing.
  */
 export class MeteredCall {
-  readonly watch: StreamWatch;
+  private streamWatch: StreamWatch | undefined;
 
   constructor(
     private readonly settings: MeteringSettings,
@@ -60,8 +60,11 @@ export class MeteredCall {
     /** Under a hard cap: what was planned (the max tokens sent), and the model's own ceiling it may have lowered. */
     readonly plan: { plan: CallPlan; ceiling: number; choices: number } | undefined,
     private readonly headers: HeaderCapture | undefined,
-  ) {
-    this.watch = new StreamWatch(ticket.budget, settings.catalog, this.pricing(), () => ticket.plan?.reservedNano ?? 0);
+  ) {}
+
+  /** Watches a stream's text against the budget (made for streams only). */
+  get watch(): StreamWatch {
+    return (this.streamWatch ??= new StreamWatch(this.ticket.budget, this.settings.catalog, this.pricing(), () => this.ticket.plan?.reservedNano ?? 0));
   }
 
   get target(): CallTarget {

@@ -85,22 +85,26 @@ export function refreshPrices(options: RefreshPricesOptions): PriceRefresher {
     nextCheckAt = entry.fetchedAt + maxAgeMs;
   };
 
-  const refresh = (): Promise<void> =>
-    (inFlight ??= (async () => {
+  const refresh = (): Promise<void> => {
+    // `finally` chained after the assignment: a fetch that throws synchronously settles the attempt before
+    // `inFlight` is even set, and clearing it inside would leave the failed attempt "in flight" for good.
+    inFlight ??= (async () => {
       try {
         const fetchedAt = now();
         const data = await options.fetch(url);
         if (stopped) return;
         const entry = { data, version: new Date(fetchedAt).toISOString(), fetchedAt };
         apply(entry);
-        await options.store?.save(entry).catch(report);
+        await Promise.resolve(options.store?.save(entry)).catch(report);
       } catch (error) {
         nextCheckAt = now() + retryAfterMs;
         throw error;
-      } finally {
-        inFlight = undefined;
       }
-    })());
+    })().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
 
   // Lookups are cached on our side, so genai-prices' `onCalc` alone would rarely fire: check on ours too.
   const check = () => {

@@ -95,3 +95,22 @@ describe("BudgetExceededError.isInstance", () => {
     expect(BudgetExceededError.isInstance(undefined)).toBe(false);
   });
 });
+
+describe("a refusal says whether held or spent money kept the call out", () => {
+  it.each([
+    {
+      name: "held money (a hard cap's holds of calls in flight)",
+      fields: { limitUsd: 0.005, spentUsd: 0.0018, heldUsd: 0.003, scope: "tenant:globex", stop: "refused", quota: true, neededUsd: 0.0025, waitedMs: 1500 },
+      says: 'Call refused: the quota "tenant:globex" can\'t fit this call (its worst case is $0.0025): $0.0018 spent and $0.003 held by calls in flight, of its $0.005 limit; it waited 1.5 s for them to end.',
+    },
+    {
+      name: "spent money",
+      fields: { limitUsd: 0.005, spentUsd: 0.005, heldUsd: 0, scope: "run", stop: "refused" },
+      says: "Call refused: the run budget is spent: $0.005 of its $0.005 limit.",
+    },
+  ] as const)("$name", ({ fields, says }) => {
+    const error = new BudgetExceededError(fields);
+    expect(error.message.startsWith(says)).toBe(true);
+    expect(error).toMatchObject({ heldUsd: fields.heldUsd, spentUsd: fields.spentUsd, quota: "quota" in fields });
+  });
+});

@@ -47,6 +47,9 @@ describe("clamping: the max tokens sent are what the budget can pay for", () => 
     server().setDefault(billing({ outputTokens: 500 }));
     const budget = capped(0.001);
     const message = await meteredModel(server(), { model: "gpt-4o" }).invoke(PROMPT, { callbacks: [budget] });
+    // The cost says the call was clamped, from gpt-4o's profile maximum (16,384) to 89.
+    expect(message.response_metadata.cost).toMatchObject({ clamp: { requestedMaxTokens: 16_384, sentMaxTokens: 89 } });
+    expect(budget.records[0]?.cost.clamp).toEqual({ requestedMaxTokens: 16_384, sentMaxTokens: 89 });
 
     expect(lastBody()).toMatchObject({ max_tokens: 89 });
     expect(lastBody().max_completion_tokens).toBeUndefined();
@@ -151,6 +154,14 @@ describe("clamping: the max tokens sent are what the budget can pay for", () => 
 });
 
 describe("a call with room is allowed, and still sent with an explicit limit", () => {
+  it("a fractional maxTokens is planned in whole tokens (it used to crash the BigInt arithmetic)", async () => {
+    server().setDefault(billing({ outputTokens: 20 }));
+    const budget = capped(2);
+    await meteredModel(server(), { model: "gpt-4o", maxTokens: 100.5 }).invoke(PROMPT, { callbacks: [budget] });
+    expect(viewOf(budget.records[0])).toMatchObject({ decision: "allowed", maxTokens: 100 });
+    expect(budget.records[0]?.cost.clamp).toBeUndefined();
+  });
+
   it("no max tokens set: the model profile's maximum (gpt-4o: 16,384)", async () => {
     // Reserved (from the byte bound): 50 × 2,500 + 16,384 × 10,000 = 163,965,000 ($0.163965) of $2.
     server().setDefault(billing({ outputTokens: 20 }));

@@ -97,4 +97,22 @@ describe("refreshPrices", () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(fetch).toHaveBeenCalledTimes(1);
   });
+
+  it("keeps retrying after a fetch that throws synchronously (it used to stop for good)", async () => {
+    let t = Date.UTC(2025, 10, 5);
+    let calls = 0;
+    const fetch = (() => {
+      calls += 1;
+      if (calls === 1) throw new Error("sync boom");
+      return Promise.resolve(data(5));
+    }) as unknown as (url: string) => Promise<unknown>;
+    const errors: unknown[] = [];
+    refresher = refreshPrices({ fetch, now: () => t, retryAfterMs: 10, onError: (error) => void errors.push(error) });
+    await refresher.ready;
+    expect(errors).toHaveLength(1);
+    t += 100; // past the retry delay: the next lookup starts a new attempt
+    priceUsage(ONE_MILLION_IN, "gpt-4o-mini");
+    await vi.waitFor(() => expect(priceUsage(ONE_MILLION_IN, "gpt-4o-mini").totalUsd).toBe(5));
+    expect(calls).toBe(2);
+  });
 });
