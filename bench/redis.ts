@@ -1,5 +1,6 @@
 /**
- * Redis budget store benchmark (standalone): `npx tsx bench/redis.ts [--seconds 3] [--rounds 3] [--write]`.
+ * Redis budget store benchmark (standalone):
+ * `npx tsx bench/redis.ts [--seconds 3] [--rounds 3] [--only throughput|outage] [--write]`.
  *
  * Starts its own `redis-server` on a free loopback port (no persistence), then, for 1, 4 and 16 concurrent
  * clients (each its own `RedisBudgetStore`, i.e. its own ioredis connection, all in this one Node process):
@@ -14,6 +15,15 @@
  *    value falls short by the lost updates.
  *
  * Rounds are interleaved (1, 4, 16, 1, 4, 16, …); the table shows the median over rounds and the range.
+ *
+ * 3. decision time during an outage (`runOutageBench`): on a server of its own, Redis stopped, then frozen
+ *    (SIGSTOP), with `onStoreError: "deny"` and `"allow"`: how long a hard-capped call takes to be refused
+ *    (deny) or let through on local quotas (allow). The first call to meet the outage waits out the store's
+ *    timeout and opens the circuit breaker (`storeGuard`); then 200 decisions are timed, one every 10 ms (2 s
+ *    of traffic: the breaker lets one probe through after 1 s, and that call waits for Redis too). Two paths:
+ *    the budget core (`Budget.open` + `BudgetCall.hold`: everything before a request would be sent; allowed
+ *    calls are then released) and, for "deny", `MeteredChatModel.invoke` to the refusal its caller sees.
+ *
  * `--write` replaces the "## Redis budget store" section of BENCHMARKS.md with the results.
  */
 import { execFileSync } from "node:child_process";
@@ -23,9 +33,15 @@ import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
+import { Budget } from "../src/budget/budget.js";
+import { planCall } from "../src/budget/plan.js";
+import { budgetSettings } from "../src/budget/settings.js";
 import type { StoreLimit } from "../src/budget/store.js";
+import { BudgetStoreUnavailableError, MeteredChatModel, type Quota } from "../src/index.js";
 import { RedisBudgetStore } from "../src/integrations/redis.js";
-import { startRedisServer } from "../test/support/redis-server.js";
+import { catalogFor } from "../src/pricing/catalog.js";
+import { encoderFor } from "../src/usage/tokenizer.js";
+import { freePort, type RedisServerHandle, startRedisServer } from "../test/support/redis-server.js";
 
 const CONCURRENCY = [1, 4, 16] as const;
 const COST_NANO = 450_000; // a gpt-4o-mini call of 1000 in + 500 out
@@ -92,7 +108,8 @@ async function storeRound(url: string, clients: number, seconds: number): Promis
   if (state?.spentNano !== ops * COST_NANO || spent !== ops * COST_NANO || state.reservedNano !== 0) {
     throw new Error(`store round with ${clients} clients: counted ${state?.spentNano}/${spent}, expected ${ops * COST_NANO}`);
   }
-  await stores[0]!.client.del(...limits.flatMap((l) => [`lcm:${l.key}`, `lcm:${l.key}:holds`, `lcm:${l.key}:exp`]));
+  const suffixes = ["", ":holds", ":exp", ":expired", ":expired:at"];
+  await stores[0]!.client.del(...limits.flatMap((l) => suffixes.map((suffix) => `lcm:${l.key}${suffix}`)));
   await Promise.all(stores.map((s) => s.close()));
   latencies.sort((a, b) => a - b);
   return { clients, ops, seconds: elapsed, opsPerSec: ops / elapsed, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors };
@@ -199,6 +216,158 @@ export async function runRedisBench(options: { seconds?: number; rounds?: number
   return out.join("\n");
 }
 
+type Outage = "stopped" | "frozen";
+type DecisionPath = "budget core" | "MeteredChatModel.invoke";
+
+interface DecisionRound {
+  outage: Outage;
+  policy: "deny" | "allow";
+  path: DecisionPath;
+  /** The call that met the outage first (it waited out the store's timeout, and opened the breaker). */
+  firstMs: number;
+  ms: number[];
+  outcomes: Record<string, number>;
+}
+
+const OUTAGE_QUOTAS: Quota[] = [{ key: "tenant:{tenant_id}", limitUsd: 1000, window: "month" }];
+const DECISIONS = 200;
+const DECISION_EVERY_MS = 10;
+const STORE_TIMEOUT_MS = 1000;
+
+/** Makes one decision and says how long it took and how it ended. Never throws. */
+type Decide = () => Promise<{ ms: number; outcome: string }>;
+
+function coreDecider(store: RedisBudgetStore, policy: "deny" | "allow"): Decide {
+  const settings = budgetSettings({ hardCap: true, quotas: OUTAGE_QUOTAS, store, onStoreError: policy }, "run");
+  const quote = catalogFor(undefined).get("gpt-4o-mini", "openai");
+  // A 1008-token prompt, max 500 tokens out: a hold of 471,150 nano-USD.
+  const planFor = (availableNano: number) =>
+    planCall({ price: quote.price, inputTokens: 1008, requestedMaxTokens: 500, modelMaxOutputTokens: undefined, choices: 1, availableNano });
+  return async () => {
+    const budget = new Budget(settings, false); // a run of one call, as a model's own budget makes it
+    const started = performance.now();
+    try {
+      const call = await budget.open({ model: "gpt-4o-mini", provider: "openai", metadata: { tenant_id: "bench" }, holds: true });
+      await call.hold(planFor, quote.source);
+      const ms = performance.now() - started;
+      await call.release(); // not sent
+      return { ms, outcome: "allowed (local quotas)" };
+    } catch (error) {
+      return { ms: performance.now() - started, outcome: outcomeOf(error) };
+    }
+  };
+}
+
+async function modelDecider(store: RedisBudgetStore): Promise<Decide> {
+  await encoderFor("gpt-4o-mini"); // the hard cap counts the prompt's tokens
+  const model = new MeteredChatModel({
+    model: "gpt-4o-mini",
+    apiKey: "bench",
+    maxRetries: 0,
+    maxTokens: 500,
+    // Nothing listens there: a call that got past its budget would fail on the request, and say so.
+    configuration: { baseURL: `http://127.0.0.1:${await freePort()}/v1` },
+    budget: { hardCap: true, quotas: OUTAGE_QUOTAS, store, onStoreError: "deny" },
+  });
+  return async () => {
+    const started = performance.now();
+    try {
+      await model.invoke("hello ".repeat(100), { metadata: { tenant_id: "bench" } });
+      return { ms: performance.now() - started, outcome: "answered?!" };
+    } catch (error) {
+      return { ms: performance.now() - started, outcome: outcomeOf(error) };
+    }
+  };
+}
+
+function outcomeOf(error: unknown): string {
+  if (BudgetStoreUnavailableError.isInstance(error)) return "refused: store unavailable (503)";
+  return `other: ${error instanceof Error ? error.name : String(error)}`;
+}
+
+async function untilAnswering(store: RedisBudgetStore): Promise<void> {
+  for (const until = Date.now() + 15_000; ; ) {
+    try {
+      await store.check([{ key: "bench:probe:total", limitNano: 1 }]);
+      return;
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function decisionRound(server: RedisServerHandle, outage: Outage, policy: "deny" | "allow", path: DecisionPath): Promise<DecisionRound> {
+  // A store of its own per round: its own connection and circuit breaker, closed when the round starts.
+  const store = new RedisBudgetStore({ url: server.url, timeoutMs: STORE_TIMEOUT_MS });
+  const decide = path === "budget core" ? coreDecider(store, policy) : await modelDecider(store);
+  const warm = await decide(); // connects, loads the scripts, reads Redis' clock
+  assert(warm.outcome.startsWith("allowed") || warm.outcome.startsWith("other"), `with Redis up, a decision was ${warm.outcome}`);
+  const warn = console.warn;
+  console.warn = () => {}; // "allow" warns once per outage
+  if (outage === "stopped") await server.stop();
+  else process.kill(server.pid!, "SIGSTOP");
+  try {
+    const first = await decide();
+    const ms: number[] = [];
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < DECISIONS; i++) {
+      const next = performance.now() + DECISION_EVERY_MS;
+      const decision = await decide();
+      ms.push(decision.ms);
+      outcomes[decision.outcome] = (outcomes[decision.outcome] ?? 0) + 1;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    const expected = policy === "deny" ? "refused: store unavailable (503)" : "allowed (local quotas)";
+    assert(Object.keys(outcomes).join() === expected, `${outage}/${policy}/${path}: decisions ended ${JSON.stringify(outcomes)}`);
+    return { outage, policy, path, firstMs: first.ms, ms, outcomes };
+  } finally {
+    if (outage === "stopped") await server.start();
+    else process.kill(server.pid!, "SIGCONT");
+    console.warn = warn;
+    await untilAnswering(store);
+    await store.close();
+  }
+}
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`Bench assertion failed: ${message}`);
+}
+
+/** Decision time while Redis is down (stopped, frozen), per failure policy and path; Markdown. */
+export async function runOutageBench(): Promise<string> {
+  const server = await startRedisServer();
+  const rounds: DecisionRound[] = [];
+  try {
+    for (const outage of ["stopped", "frozen"] as const) {
+      for (const [policy, path] of [["deny", "budget core"], ["allow", "budget core"], ["deny", "MeteredChatModel.invoke"]] as const) {
+        const round = await decisionRound(server, outage, policy, path);
+        rounds.push(round);
+        process.stderr.write(`outage ${outage}, ${policy}, ${path}: median ${ms(median(round.ms))} ms, max ${ms(Math.max(...round.ms))} ms\n`);
+      }
+    }
+  } finally {
+    await server.close();
+  }
+  const out: string[] = [];
+  out.push(
+    `**Decision time while Redis is down** (a hard-capped call: admitted, then its worst case held; RedisBudgetStore \`timeoutMs: ${STORE_TIMEOUT_MS}\`; ` +
+      `${DECISIONS} decisions, one every ${DECISION_EVERY_MS} ms, after the first call met the outage; ms):`,
+  );
+  out.push("");
+  out.push("| Redis | onStoreError | path | outcome | first call (opens the breaker) | median | p99 | max | decisions > 5 ms |");
+  out.push("|---|---|---|---|--:|--:|--:|--:|--:|");
+  for (const r of rounds) {
+    const sorted = [...r.ms].sort((a, b) => a - b);
+    out.push(
+      `| ${r.outage === "stopped" ? "stopped" : "frozen (SIGSTOP)"} | ${r.policy} | ${r.path} | ${Object.keys(r.outcomes).join(", ")} | ${ms(r.firstMs)} | ` +
+        `${ms(median(r.ms))} | ${ms(percentile(sorted, 0.99))} | ${ms(sorted.at(-1) ?? Number.NaN)} | ${r.ms.filter((t) => t > 5).length} |`,
+    );
+  }
+  return out.join("\n");
+}
+
 const HEADING = "## Redis budget store";
 
 /** Replaces (or appends) the Redis section of BENCHMARKS.md, keeping everything else. */
@@ -221,7 +390,11 @@ clients, each a separate \`RedisBudgetStore\` (its own ioredis connection, all i
 loops for a fixed time doing \`reserve\` then \`settle\` of a call against the same two limits (a user's day and a
 tenant's month). After each round the counters are checked: they hold exactly ops × $0.00045, and no hold is
 left. In the same run, the same clients loop on a naive counter (\`GET\`, then \`SET\` value + cost) for the same
-time; the final value is compared with what the increments should have added up to.`;
+time; the final value is compared with what the increments should have added up to. Last, on a server of its own,
+Redis is stopped, then frozen (SIGSTOP), and hard-capped calls are decided meanwhile under each failure policy:
+after the first call meets the outage (and opens the store's circuit breaker), 200 decisions are timed, one every
+10 ms, through the budget core (admit + hold: everything before a request would be sent) and, for "deny", through
+\`MeteredChatModel.invoke\` to the refusal its caller sees.`;
 
 const SECTION_NOTES = `Reading it: one op is a whole call's bookkeeping (a hold before the call, its settlement after), i.e. two
 Lua scripts over two limits: about 0.2 ms of round trips per call with one client, small next to an LLM call of
@@ -229,7 +402,13 @@ hundreds of milliseconds. Throughput grows little with more clients here, and la
 clients run in one Node process, and it, Redis' single thread and the machine's other load share 2 CPUs (see
 the load average in the run line; rounds vary by up to 2×). Read these as a floor on a small busy machine, not
 Redis' ceiling. The naive counter loses no update with one client and most of them as soon as clients
-interleave a read and a write; the scripts lost none (every round's counters are checked exactly).`;
+interleave a read and a write; the scripts lost none (every round's counters are checked exactly).
+
+During an outage, a decision takes a fraction of a millisecond either way: refused (fail closed) or let through on
+this process's own quotas. Two calls wait for Redis: the first to meet the outage (it waits out the store's
+\`timeoutMs\`, or until ioredis gives up reconnecting, ~0.2 s when Redis is stopped) and the breaker's probe, which
+is a caller's call too: one call per probe interval (1 s, doubling while Redis stays down, up to 30 s) waits up to
+\`timeoutMs\`. That probe is the max of each row.`;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
@@ -237,7 +416,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const i = args.indexOf(flag);
     return i >= 0 ? Number(args[i + 1]) : undefined;
   };
-  const results = await runRedisBench({ seconds: value("--seconds"), rounds: value("--rounds") });
+  const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+  const parts: string[] = [];
+  if (only !== "outage") parts.push(await runRedisBench({ seconds: value("--seconds"), rounds: value("--rounds") }));
+  if (only !== "throughput") parts.push(await runOutageBench());
+  const results = parts.join("\n\n");
   console.log(`${HEADING}\n\n${results}`);
   if (args.includes("--write")) writeSection(results);
 }

@@ -11,7 +11,8 @@ import type { MeterEntry } from "./meter-sink.js";
 import type { CallPlan } from "./plan.js";
 import { localFallback } from "./process-stores.js";
 import { type ResolvedQuota, scopeOf } from "./quotas.js";
-import type { LimitState } from "./store.js";
+import type { BudgetStore, LimitState } from "./store.js";
+import { storeGuard } from "./store-guard.js";
 
 /** @internal What a budget knows of a call when it is admitted. */
 export interface CallInfo {
@@ -48,6 +49,13 @@ export class BudgetCall {
   record: CostRecord | undefined;
   private state: "open" | "sent" | "ended" = "open";
   private heldLine = false;
+  /**
+   * FIX (test/integrations/redis-outage.test.ts, "Redis failing around a hard-capped call"): a reserve was
+   * sent to the budget's own (shared) store and may hold there, answered or not (a reserve that timed out can
+   * still land). Such a call must be ended in that store too, or its hold expires there and is charged at
+   * its worst case while the log records its cost (or $0). See `endInStore`.
+   */
+  private mayHoldInStore = false;
   private detach: (() => void) | undefined;
 
   constructor(
@@ -109,6 +117,14 @@ export class BudgetCall {
         ledger.end(plan.reservedNano, 0);
         budget.holdsChanged();
         blocking = refusedBy;
+        // FIX (test/integrations/redis.test.ts, "a call whose hold lost a race to spent money"): the store
+        // refused a plan made on room that shrank in between (another worker's call settled): with nothing
+        // held to wait for, the call was refused as "spent" while the quota could still pay for a clamped
+        // answer. Plan again at once for what the store says is left (bounded, like any wait, by holdWaitMs).
+        // (When holds stand in the way, the call waits for them as before.)
+        const heldNow = ledger.heldNano > 0 || refusedBy.some((state) => state.reservedNano > 0);
+        const fitsNow = planFor(Math.min(ledger.availableNano, ...refusedBy.map(room))).decision !== "refused";
+        if (!heldNow && fitsNow && Date.now() - started < budget.current.holdWaitMs && !budget.stopError) continue;
       }
       const waitedMs = Date.now() - started;
       const fitsOnceHoldsEnd = planFor(Math.min(ledger.unspentNano, ...blocking.map(unspent))).decision !== "refused";
@@ -166,13 +182,28 @@ export class BudgetCall {
     if (this.state === "ended") return;
     this.end();
     const { budget, plan } = this;
-    if (!plan) return;
+    // FIX (redis.test.ts, "a call whose hold lost a race for the room"): a call whose hold the store refused
+    // wrote "held" first; when its wait then ended by its caller's abort (or a store error), its log ended
+    // on that line, billing a call that was never sent and holds nothing.
+    if (!plan) return this.writeReleased();
     budget.ledger.end(plan.reservedNano, 0);
     budget.holdsChanged();
     if (!this.limits.length) return;
-    // A failed release is not lost money: the hold expires, and is charged then, at its worst case.
-    await budget.useStore((store) => store.release(this.id, this.limits)).catch(() => {});
-    if (this.heldLine) await this.writeLine("released", { ...ZERO_USAGE }, zeroCost(this.info, "override"));
+    const shared = budget.current.store;
+    const release = (store: BudgetStore) => store.release(this.id, this.limits);
+    let stored = false;
+    await budget
+      .useStore(async (store) => {
+        await release(store);
+        stored = store === shared;
+      })
+      .catch(() => {});
+    // FIX (redis-outage.test.ts, "the provider fails (500) while Redis is down"): a release the store didn't
+    // take left its hold there, to be charged at its worst case, while the log said "released" ($0). Now it is
+    // redelivered, and the "released" line is written once the store took it: until then the log's last line
+    // ("held") is what the store would charge if this process died.
+    if (!stored && this.mayHoldInStore) return this.endInStore(release, () => this.writeReleased());
+    await this.writeReleased();
   }
 
   private end(): void {
@@ -188,7 +219,13 @@ export class BudgetCall {
       await this.writeLine("held", { ...ZERO_USAGE }, { ...zeroCost(this.info, "override"), nanoUsd: plan.reservedNano, totalUsd: nanoToUsd(plan.reservedNano) });
       this.heldLine = !!budget.meterSink;
       const ttl = budget.current.reservationTtlMs;
-      const reply = await budget.useStore((store) => store.reserve(this.id, this.limits, plan.reservedNano, ttl));
+      const shared = budget.current.store;
+      const reply = await budget.useStore((store) => {
+        if (store === shared) this.mayHoldInStore = true;
+        return store.reserve(this.id, this.limits, plan.reservedNano, ttl);
+      });
+      // A refusal holds nothing (nor does the local view's answer, under "allow", for the shared store).
+      if (reply.refused) this.mayHoldInStore = false;
       return reply.refused ? reply.states : undefined;
     } catch (error) {
       // The store failed: the call is not sent, the run gets its room back. A reserve that timed out may
@@ -197,19 +234,73 @@ export class BudgetCall {
       budget.ledger.end(plan.reservedNano, 0);
       budget.holdsChanged();
       this.end();
-      if (budget.current.onStoreError === "deny") void budget.current.store.release(this.id, this.limits).catch(() => {});
+      // FIX (redis-outage.test.ts, "frozen at the hold"): the log ended on this call's "held" line, billing
+      // its worst case for a call never sent, while the release made Redis count $0. Now the release is sent
+      // at once and redelivered until Redis answers it, and the log then ends on a "released" line; a reserve
+      // the breaker refused without sending it held nothing, so that call's log ends on $0 at once.
+      if (this.mayHoldInStore) {
+        void budget.current.store.release(this.id, this.limits).catch(() => {});
+        this.endInStore((store) => store.release(this.id, this.limits), () => this.writeReleased());
+      } else await this.writeReleased();
       throw error;
     }
   }
 
   private async settleQuotas(cost: NanoUsd): Promise<LimitState[]> {
+    const shared = this.budget.current.store;
+    let stored = false;
+    const settle = (store: BudgetStore) => store.settle(this.id, this.limits, cost);
     try {
-      return await this.budget.useStore((store) => store.settle(this.id, this.limits, cost));
+      const states = await this.budget.useStore(async (store) => {
+        const answer = await settle(store);
+        stored = store === shared;
+        return answer;
+      });
+      // FIX (redis-outage.test.ts, '"allow", frozen at the hold'): under "allow" a failed settle falls back
+      // to the local view; a hold of this call in the shared store must still be ended there.
+      if (!stored && this.mayHoldInStore) this.endInStore(settle);
+      return states;
     } catch {
+      // FIX (redis-outage.test.ts, "stopped while the call is in flight"): its hold in the store was left to
+      // expire and be charged at its worst case; the settle is now redelivered until the store takes it.
+      if (this.mayHoldInStore) this.endInStore(settle);
       // The call was sent and paid for: count it in this process's view rather than lose its answer. The
       // next call meets the same store error at admission, and is refused unless the policy allows.
       return localFallback().settle(this.id, this.limits, cost);
     }
+  }
+
+  /**
+   * FIX (redis-outage.test.ts, "Redis failing around a hard-capped call"): ends this call in its shared store
+   * when the store didn't take the end now (down, timed out, or refused by its circuit breaker): redelivered
+   * in the background, through the breaker, until the store answers; then `then` runs (e.g. the "released"
+   * line). Settle and release count once per call id, so a redelivery that lands after the original, or
+   * twice, changes nothing. Only for a call that may hold there: without it, the hold expires and is charged
+   * at its worst case, and the store and the log disagree. `pendingStoreEnds()` waits for them all.
+   */
+  private endInStore(operation: (store: BudgetStore) => Promise<unknown>, then?: () => Promise<void>): void {
+    const store = this.budget.current.store;
+    const redelivery = (async () => {
+      const giveUpAt = Date.now() + REDELIVER_FOR_MS;
+      for (let pause = 100; Date.now() < giveUpAt; pause = Math.min(2 * pause, 1000)) {
+        await new Promise<void>((resolve) => setTimeout(resolve, pause).unref?.());
+        try {
+          await storeGuard(store).run(operation);
+        } catch (error) {
+          if (error instanceof RangeError) return; // a caller's mistake: nothing to redeliver
+          continue;
+        }
+        await then?.();
+        return;
+      }
+    })();
+    redeliveries.add(redelivery);
+    void redelivery.finally(() => redeliveries.delete(redelivery));
+  }
+
+  /** The $0 line of a call that wrote "held" and was not billed after all. */
+  private async writeReleased(): Promise<void> {
+    if (this.heldLine) await this.writeLine("released", { ...ZERO_USAGE }, zeroCost(this.info, "override"));
   }
 
   /** Refuses the call before it is sent: a record with no cost, and the error that says what kept it out. */
@@ -269,3 +360,18 @@ function unspent(state: LimitState): NanoUsd {
 }
 
 export type { BudgetDecision };
+
+/** How long an end of a call the store did not take is redelivered: well within how long stores remember ended calls (24 h by default). */
+const REDELIVER_FOR_MS = 60 * 60 * 1000;
+
+/** Ends of calls being redelivered to their store (see `BudgetCall.endInStore`). */
+const redeliveries = new Set<Promise<void>>();
+
+/**
+ * @internal Resolves once every end of a call that its store had not taken (a settle or release that failed
+ * while the store was down) has been redelivered, or given up after an hour. Redeliveries don't keep a
+ * process alive: await this before exiting (a worker's graceful shutdown, a test), after the store is back.
+ */
+export async function pendingStoreEnds(): Promise<void> {
+  while (redeliveries.size) await Promise.allSettled([...redeliveries]);
+}

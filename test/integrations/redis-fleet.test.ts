@@ -1,11 +1,20 @@
 /**
  * A fleet: several Node PROCESSES (test/integrations/fleet-worker.ts, forked with `node --import tsx`)
- * spending at once against one tenant's quota in the run's redis-server, through MeteredChatModel under a
- * hard cap, all against one loopback fake OpenAI started here.
+ * spending at once against one tenant's quota in Redis, through MeteredChatModel under a hard cap, all
+ * against one loopback fake OpenAI started here. The Redis is this file's own (an fsynced append-only file,
+ * so it can be stopped and restarted mid-run; the run's shared server is never touched).
+ *
+ * What every test checks at the end, call by call (test/support/redis-ledger.ts): all the workers' JSONL
+ * logs, read as "the last line per callId counts", sum exactly (nano-USD) to the Redis counter; Redis
+ * counted no call twice (settled calls at their logged cost plus expired holds' charges come to the
+ * counter exactly); a call whose log ends on "held" (its worker died) was charged its held amount.
  *
  * The fake serves exactly what it was allowed: 1000 prompt tokens (the prompt counts 1008 locally, so the
- * reservation covers it) and min(500, max_tokens) completion tokens. A full call costs 1000 × 150 +
- * 500 × 600 = 450,000 nano-USD; its reservation is 1141 × 150 + 500 × 600 = 471,150 (input + 10 % + 32).
+ * hold covers it) and min(500, max_tokens) completion tokens (min(99,750, max_tokens) when more than 500 are
+ * allowed). A full call costs 1000 × 150 + 500 × 600 = 450,000 nano-USD; its hold is 1141 × 150 + 500 × 600
+ * = 471,150 (input + 10 % + 32). Prompts starting with "SLOW" are answered after 10 s.
+ *
+ * Every assertion prints the fleet's story (each worker's tallies, the counter, the log) when it fails.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -19,6 +28,8 @@ import { windowAt } from "../../src/budget/windows.js";
 import { encoderFor } from "../../src/usage/tokenizer.js";
 import { eventually, meteredModel, rejectionOf } from "../budget/helpers.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/openai-server.js";
+import { lastLines, readLog, type Reconciliation, reconcile, replayLog } from "../support/redis-ledger.js";
+import { type RedisServerHandle, startRedisServer } from "../support/redis-server.js";
 import { describeRedis, redisUrl, uniqueId } from "../support/redis.js";
 import type { WorkerConfig, WorkerReport } from "./fleet-worker.js";
 
@@ -27,8 +38,16 @@ const API_KEY = "sk-fleet-SECRET-never-logged";
 const PROMPT = "hello ".repeat(1000); // 1008 tokens counted locally
 const FULL_CALL_NANO = 450_000;
 const FULL_RESERVATION_NANO = 471_150;
+/** A "big" call's answer (when more than 500 tokens are allowed): 1000 × 150 + 99,750 × 600 = $0.06. */
+const BIG_ANSWER_TOKENS = 99_750;
+/** The max tokens of the "big" calls: a worst case of 1141 × 150 + 816,000 × 600 = $0.48977115. */
+const BIG_MAX_TOKENS = 816_000;
+const BIG_HOLD_NANO = 489_771_150;
+/** The least a PROMPT call can be sent with: its input and 16 tokens of answer (a quota with less left refuses it). */
+const MIN_CALL_NANO = 1141 * 150 + 16 * 600;
 
 let server: FakeOpenAI;
+let redis: RedisServerHandle | undefined;
 let store: RedisBudgetStore;
 let dir = "";
 const children = new Set<ChildProcess>();
@@ -36,13 +55,13 @@ const children = new Set<ChildProcess>();
 /** Clears the recorded requests; the fake then serves as a real server would. */
 function resetServer(): void {
   server.reset();
-  // Never more output than max_tokens, as a real server. "SLOW" prompts hang for 10 s.
   server.setDefault((request) => {
     const prompt = String(request.body.messages?.[0]?.content ?? "");
     const maxTokens = Number(request.body.max_tokens ?? request.body.max_completion_tokens ?? 500);
     return {
-      // Input as the prompt counts (1008 tokens locally for PROMPT; a short prompt counts 8).
-      usage: { promptTokens: prompt === PROMPT ? 1000 : 5, completionTokens: Math.min(500, maxTokens) },
+      // Input as the prompt counts (1008 tokens locally for PROMPT; a short prompt counts 8). Never more
+      // output than max_tokens, as a real server.
+      usage: { promptTokens: prompt === PROMPT ? 1000 : 5, completionTokens: Math.min(maxTokens > 500 ? BIG_ANSWER_TOKENS : 500, maxTokens) },
       content: "ok",
       chunkDelayMs: prompt.startsWith("SLOW") ? 10_000 : 2,
     };
@@ -53,24 +72,32 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lcm-fleet-"));
   server = await startFakeOpenAI();
   await encoderFor("gpt-4o-mini"); // load the tokenizer now: it takes seconds, longer than a short hold lives
-  if (redisUrl) store = new RedisBudgetStore({ url: redisUrl });
-});
+  if (redisUrl) {
+    redis = await startRedisServer({ persistent: true });
+    store = new RedisBudgetStore({ url: redis.url });
+  }
+}, 60_000);
 afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
   await store?.close();
   await server?.close();
+  await redis?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 interface Worker {
+  name: string;
+  logPath: string;
   child: ChildProcess;
   ready: Promise<void>;
   done: Promise<WorkerReport>;
+  exited: Promise<number | null>;
   stderr: () => string;
 }
 
-function startWorker(config: Omit<WorkerConfig, "redisUrl" | "openaiUrl" | "apiKey">): Worker {
-  const child = fork(WORKER, [JSON.stringify({ ...config, redisUrl, openaiUrl: server.url, apiKey: API_KEY })], {
+function startWorker(config: Omit<WorkerConfig, "redisUrl" | "openaiUrl" | "apiKey" | "logPath">): Worker {
+  const logPath = join(dir, `${config.tenant}-${config.name}.jsonl`);
+  const child = fork(WORKER, [JSON.stringify({ ...config, logPath, redisUrl: redis!.url, openaiUrl: server.url, apiKey: API_KEY })], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
@@ -87,15 +114,48 @@ function startWorker(config: Omit<WorkerConfig, "redisUrl" | "openaiUrl" | "apiK
     child.on("message", (m: WorkerReport) => m?.type === "done" && resolve(m));
     void exited.then((code) => reject(new Error(`worker ${config.name} exited (${code}) without a report:\n${stderr}`)));
   });
+  ready.catch(() => {});
   done.catch(() => {});
-  return { child, ready, done, stderr: () => stderr };
+  return { name: config.name, logPath, child, ready, done, exited, stderr: () => stderr };
 }
 
-const linesOf = (path: string): MeterEntry[] =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as MeterEntry);
+async function startFleet(configs: Array<Omit<WorkerConfig, "redisUrl" | "openaiUrl" | "apiKey" | "logPath">>): Promise<Worker[]> {
+  const workers = configs.map(startWorker);
+  await Promise.all(workers.map((w) => w.ready));
+  for (const w of workers) w.child.send("go");
+  return workers;
+}
+
+/** The tenant's counter key in Redis (prefix included) for a "month" window. */
+async function monthKey(tenant: string): Promise<string> {
+  return `lcm:tenant:${tenant}:${windowAt("month", await store.now()).id}`;
+}
+
+/** Waits until the fake has seen `n` requests in all; fails with the story if it doesn't. */
+async function untilRequests(n: number, story: () => string, ms = 30_000): Promise<void> {
+  expect(await eventually(() => server.requests.length >= n, ms), `waited for ${n} requests, saw ${server.requests.length}: ${story()}`).toBe(true);
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN;
+};
+
+/** The checks every fleet ends with: log == counter, call by call. Returns the reconciliation. */
+async function expectReconciled(key: string, lines: MeterEntry[], story: (ledger?: Reconciliation) => string): Promise<Reconciliation> {
+  const ledger = await reconcile(store.client, key, lines);
+  expect(ledger.mismatches, story(ledger)).toEqual([]);
+  expect(ledger.strangers, story(ledger)).toEqual([]);
+  // Redis counted each call once: its settled calls at their logged cost, plus the charges of expired holds,
+  // come to the counter exactly (a call counted twice would leave the counter above them).
+  expect(ledger.explained, story(ledger)).toBe(ledger.counter);
+  // No call was settled twice in the log either.
+  const billed = new Map<string, number>();
+  for (const line of lines) if (["allowed", "clamped", "exceeded"].includes(line.decision)) billed.set(line.callId, (billed.get(line.callId) ?? 0) + 1);
+  expect([...billed.values()].filter((n) => n > 1), story(ledger)).toEqual([]);
+  return ledger;
+}
 
 describeRedis("a fleet of worker processes sharing one tenant quota in Redis", () => {
   it(
@@ -104,76 +164,141 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
       resetServer();
       const tenant = uniqueId("acme");
       const quotaUsd = 0.02; // 20,000,000 nano: 44 full calls at most
-      const workers = (["model", "handler", "model", "handler"] as const).map((mode, i) =>
-        startWorker({
+      const workers = await startFleet(
+        (["model", "handler", "model", "handler"] as const).map((mode, i) => ({
           name: `w${i}`,
           tenant,
           quotaUsd,
-          logPath: join(dir, `${tenant}-w${i}.jsonl`),
           mode,
           lanes: 3,
           maxCalls: 40,
           maxRefusals: 25,
           prompt: PROMPT,
-        }),
+          holdWaitMs: 20_000,
+        })),
       );
-      await Promise.all(workers.map((w) => w.ready));
-      for (const w of workers) w.child.send("go");
       const reports = await Promise.all(workers.map((w) => w.done));
 
-      const key = `lcm:tenant:${tenant}:${windowAt("month", await store.now()).id}`;
-      const counter = Number(await store.client.hget(key, "spent"));
-      const lines = workers.flatMap((_, i) => linesOf(join(dir, `${tenant}-w${i}.jsonl`)));
-      const logged = lines.reduce((sum, line) => sum + line.costNanoUsd, 0);
-      // What the fleet did, shown with any failed assertion below.
-      const story = JSON.stringify({
-        counter,
-        logged,
-        requests: server.requests.length,
-        reports,
-        decisions: lines.map((l) => `${l.decision}:${l.costNanoUsd}`),
-      });
+      const key = await monthKey(tenant);
+      const lines = workers.flatMap((w) => readLog(w.logPath));
+      const last = [...lastLines(lines).values()];
+      const billed = last.filter((l) => l.decision === "allowed" || l.decision === "clamped");
+      const story = (ledger?: Reconciliation) =>
+        JSON.stringify({ ledger: ledger && { ...ledger, traces: undefined }, requests: server.requests.length, reports, decisions: lines.map((l) => `${l.decision}:${l.costNanoUsd}`) });
 
-      expect(reports.flatMap((r) => r.errors), story).toEqual([]);
-      // At or under the quota, and used up to less than one full call's reservation.
-      expect(counter, story).toBeLessThanOrEqual(20_000_000);
-      expect(counter, story).toBeGreaterThan(20_000_000 - FULL_RESERVATION_NANO);
+      expect(reports.flatMap((r) => r.errors), story()).toEqual([]);
+      const ledger = await expectReconciled(key, lines, story);
+      // At or under the quota, and used up to less than one full call's hold.
+      expect(ledger.counter, story(ledger)).toBeLessThanOrEqual(20_000_000);
+      expect(ledger.counter, story(ledger)).toBeGreaterThan(20_000_000 - FULL_RESERVATION_NANO);
       // The logs and the store agree to the nano-dollar; every request sent was priced and logged once.
-      expect(logged, story).toBe(counter);
-      expect(lines.length, story).toBe(server.requests.length);
-      expect(reports.reduce((sum, r) => sum + r.sent, 0), story).toBe(lines.length);
-      expect(reports.reduce((sum, r) => sum + r.exceeded, 0), story).toBe(0);
-      expect(lines.every((l) => l.quotaKeys.length === 1 && `lcm:${l.quotaKeys[0]}` === key), story).toBe(true);
-      expect(lines.every((l) => l.decision === "allowed" || l.decision === "clamped"), story).toBe(true);
-      expect(lines.filter((l) => l.decision === "allowed").every((l) => l.costNanoUsd === FULL_CALL_NANO), story).toBe(true);
-      // Every worker took part, and the fleet was refused once the quota was spent.
-      expect(reports.every((r) => r.sent > 0), story).toBe(true);
-      expect(reports.reduce((sum, r) => sum + r.refused, 0), story).toBeGreaterThan(0);
-      // No hold is left behind.
-      expect(await store.client.hlen(`${key}:holds`), story).toBe(0);
-      for (let i = 0; i < workers.length; i++) expect(readFileSync(join(dir, `${tenant}-w${i}.jsonl`), "utf8")).not.toContain(API_KEY);
+      expect(ledger.logged, story(ledger)).toBe(ledger.counter);
+      expect(ledger.localOnly, story(ledger)).toEqual([]);
+      expect(billed.length, story(ledger)).toBe(server.requests.length);
+      expect(sum(reports.map((r) => r.sent)), story(ledger)).toBe(billed.length);
+      expect(sum(reports.map((r) => r.exceeded)), story(ledger)).toBe(0);
+      expect(lines.every((l) => l.quotaKeys.length === 1 && `lcm:${l.quotaKeys[0]}` === key), story(ledger)).toBe(true);
+      // Each call ended billed (allowed, or clamped to the room left), or at $0 (refused after its hold was).
+      expect(last.every((l) => ["allowed", "clamped", "refused", "released"].includes(l.decision)), story(ledger)).toBe(true);
+      expect(billed.filter((l) => l.decision === "allowed").every((l) => l.costNanoUsd === FULL_CALL_NANO), story(ledger)).toBe(true);
+      // Every worker took part, and the fleet was refused once the quota was spent, not before: a call that
+      // didn't fit beside other calls' holds waited for them instead (holds end far below their worst case).
+      expect(reports.every((r) => r.sent > 0), story(ledger)).toBe(true);
+      expect(sum(reports.map((r) => r.refused)), story(ledger)).toBeGreaterThan(0);
+      expect(Math.min(...reports.flatMap((r) => r.refusedAtSpentUsd)) * 1e9, story(ledger)).toBeGreaterThan(20_000_000 - MIN_CALL_NANO);
+      // No hold is left behind, none expired.
+      expect(await store.client.hlen(`${key}:holds`), story(ledger)).toBe(0);
+      expect(await store.client.hlen(`${key}:expired`), story(ledger)).toBe(0);
+      for (const w of workers) expect(readFileSync(w.logPath, "utf8")).not.toContain(API_KEY);
+      console.log(`[fleet, steady] ${JSON.stringify({ counter: ledger.counter, calls: billed.length, outcomes: ledger.outcomes, reports: reports.map(({ name, sent, refused, refusals }) => ({ name, sent, refused, refusals })) })}`);
     },
     240_000,
   );
 
   it(
-    "a worker SIGKILLed mid-call leaves a hold that blocks the tenant until its TTL, then the quota frees up",
+    "20 concurrent runs whose worst case is $0.49 each, under a $1 quota: they wait for each other's holds, and are refused only once the quota is spent",
+    async () => {
+      // 0.1.0 refused a hard-capped call that didn't fit beside other holds at once: here, 2 of 20 runs held
+      // and ~17 were refused with $0 of the $1 spent. Now such a call waits (holdWaitMs), polling Redis, for
+      // holds to end. Each run's call really costs $0.06: 16 fit in full, then one is clamped to what is left.
+      const run = async (holdWaitMs: number) => {
+        resetServer();
+        const tenant = uniqueId("unspent");
+        const workers = await startFleet(
+          [0, 1, 2, 3].map((i) => ({
+            name: `w${i}`,
+            tenant,
+            quotaUsd: 1,
+            mode: "model" as const,
+            lanes: 5,
+            maxCalls: 5, // 5 runs of one call each per worker: 20 runs, all started at once
+            prompt: PROMPT,
+            maxTokens: BIG_MAX_TOKENS,
+            holdWaitMs,
+          })),
+        );
+        const reports = await Promise.all(workers.map((w) => w.done));
+        const key = await monthKey(tenant);
+        const lines = workers.flatMap((w) => readLog(w.logPath));
+        const last = [...lastLines(lines).values()];
+        const story = (ledger?: Reconciliation) => JSON.stringify({ holdWaitMs, ledger: ledger && { ...ledger, traces: undefined }, reports });
+        expect(reports.flatMap((r) => r.errors), story()).toEqual([]);
+        const ledger = await expectReconciled(key, lines, story);
+        expect(ledger.logged, story(ledger)).toBe(ledger.counter);
+        const refusedAt = reports.flatMap((r) => r.refusedAtSpentUsd);
+        return {
+          completed: sum(reports.map((r) => r.sent)),
+          full: last.filter((l) => l.decision === "allowed").length,
+          clamped: last.filter((l) => l.decision === "clamped").length,
+          refused: refusedAt.length,
+          spentUsd: ledger.counter / 1e9,
+          refusedAtSpentUsd: refusedAt.length ? [Math.min(...refusedAt), Math.max(...refusedAt)] : [],
+          heldLines: lines.filter((l) => l.decision === "held").length,
+          // The max tokens each request was sent with (816,000 asked for; fewer when clamped to the room left).
+          maxTokensSent: server.requests.map((r) => Number(r.body.max_tokens)).sort((a, b) => b - a),
+          story: story(ledger),
+        };
+      };
+
+      const before = await run(0); // as 0.1.0 did: no waiting
+      const now = await run(30_000);
+      console.log(`[fleet, $1 quota, 20 runs of worst case $${BIG_HOLD_NANO / 1e9}] ${JSON.stringify({ holdWaitMs0: { ...before, story: undefined }, holdWaitMs30s: { ...now, story: undefined } })}`);
+
+      // Without waiting, most runs are refused with most of the money unspent (how many depends on how
+      // closely the 4 processes start: 9 to 17 of 20 here, the least on a loaded machine).
+      expect(before.refused, before.story).toBeGreaterThanOrEqual(5);
+      expect(before.refusedAtSpentUsd[0], before.story).toBeLessThan(0.5);
+      expect(now.completed, now.story).toBeGreaterThan(before.completed);
+      // Now: most runs complete, and every refusal came once the quota was really spent (less than a minimal
+      // call left), not while holds were in the way.
+      expect(now.completed, now.story).toBeGreaterThanOrEqual(16);
+      expect(now.completed + now.refused, now.story).toBe(20);
+      expect(now.spentUsd, now.story).toBeLessThanOrEqual(1);
+      // (Whether any is refused depends on how many were clamped beside others' holds, and so answered short.)
+      if (now.refused > 0) expect(now.spentUsd * 1e9, now.story).toBeGreaterThan(1e9 - MIN_CALL_NANO);
+      for (const spent of now.refusedAtSpentUsd) expect(spent * 1e9, now.story).toBeGreaterThan(1e9 - MIN_CALL_NANO);
+    },
+    240_000,
+  );
+
+  it(
+    "a worker SIGKILLed mid-call: its hold blocks the tenant until its TTL, then is charged at the held amount, as its log's last line says",
     async () => {
       resetServer();
       const tenant = uniqueId("crash");
       const quota = [{ key: "tenant:{tenant_id}", limitUsd: 0.0002, window: "month" as const }];
-      const key = `lcm:tenant:${tenant}:${windowAt("month", await store.now()).id}`;
+      const key = await monthKey(tenant);
       const worker = startWorker({
         name: "doomed",
         tenant,
         quotaUsd: 0.0002,
-        logPath: join(dir, `${tenant}.jsonl`),
-        mode: "handler",
+        mode: "model",
         lanes: 1,
         maxCalls: 1,
-        maxRefusals: 1,
         prompt: "SLOW hi",
-        reservationTtlMs: 3000,
+        // The model refuses a hold that could expire while its own request is still running: TTL > timeout.
+        reservationTtlMs: 1500,
+        timeoutMs: 1000,
       });
       await worker.ready;
       worker.child.send("go");
@@ -184,33 +309,249 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
       expect(held).toBeGreaterThan(190_000); // clamped to what $0.0002 pays for
       expect(held).toBeLessThanOrEqual(200_000);
       const expiresAt = Number(await store.client.zscore(`${key}:exp`, holdId ?? "")); // Redis' clock
-      expect(expiresAt - (await store.now())).toBeLessThanOrEqual(3000);
+      expect(expiresAt - (await store.now())).toBeLessThanOrEqual(1500);
 
-      const exited = new Promise((resolve) => worker.child.once("exit", resolve));
       worker.child.kill("SIGKILL");
-      await exited;
+      await worker.exited;
 
       const probe = meteredModel(server, { maxTokens: 500 });
-      const budget = () => new BudgetCallbackHandler({ hardCap: true, quotas: quota, store });
+      const budget = () => new BudgetCallbackHandler({ hardCap: true, quotas: quota, store, holdWaitMs: 200 });
+      // While the dead worker's hold lives it is held money: the probe waits for it (200 ms here), then is
+      // refused, naming the tenant and what is held.
       const refused = await rejectionOf(probe.invoke("hi", { callbacks: [budget()], metadata: { tenant_id: tenant } }));
-      expect(refused).toMatchObject({ scope: `tenant:${tenant}`, stop: "refused" });
+      expect(refused).toMatchObject({ scope: `tenant:${tenant}`, stop: "refused", spentUsd: 0, heldUsd: held / 1e9 });
       expect(server.requests).toHaveLength(1);
       expect(await eventually(() => server.requests[0]?.aborted === true, 5000)).toBe(true);
 
-      // Nothing settles or releases the dead worker's hold; its TTL does.
-      let freed = false;
-      for (const until = Date.now() + 8000; !freed && Date.now() < until; ) {
-        freed = (await store.check([{ key: key.slice(4), limitNano: 200_000 }])).states[0]?.reservedNano === 0;
-        if (!freed) await new Promise((resolve) => setTimeout(resolve, 50));
+      // Nothing settles or releases the dead worker's hold; its TTL ends it, and Redis charges it then.
+      let charged = false;
+      for (const until = Date.now() + 8000; !charged && Date.now() < until; ) {
+        const [state] = (await store.check([{ key: key.slice(4), limitNano: 200_000 }])).states;
+        charged = state?.reservedNano === 0;
+        if (!charged) await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      expect(freed).toBe(true);
-      expect(await store.now()).toBeGreaterThanOrEqual(expiresAt - 5); // freed by its expiry, not before
+      expect(charged).toBe(true);
+      expect(await store.now()).toBeGreaterThanOrEqual(expiresAt - 5); // by its expiry, not before
 
-      await probe.invoke("hi", { callbacks: [budget()], metadata: { tenant_id: tenant } });
-      expect(server.requests).toHaveLength(2);
-      expect(Number(await store.client.hget(key, "spent"))).toBeLessThanOrEqual(200_000);
-      expect(Number(await store.client.hget(key, "spent"))).toBeGreaterThan(0);
+      // 0.1.0 freed the quota here as if the dead call had cost nothing, and the probe went through. The
+      // hold is now charged at its full amount (what the provider may have billed for the request it was
+      // sent): the tenant has less left than a short call needs, so the probe is refused, as spent.
+      expect(Number(await store.client.hget(key, "spent"))).toBe(held);
+      const lines = readLog(worker.logPath);
+      expect(lines.map((l) => [l.decision, l.costNanoUsd])).toEqual([["held", held]]);
+      const ledger = await expectReconciled(key, lines, (l) => JSON.stringify({ l, lines }));
+      expect([ledger.logged, ledger.counter]).toEqual([held, held]);
+      const spent = await rejectionOf(probe.invoke("hi", { callbacks: [budget()], metadata: { tenant_id: tenant } }));
+      expect(spent).toMatchObject({ scope: `tenant:${tenant}`, stop: "refused", spentUsd: held / 1e9, heldUsd: 0 });
+      expect((spent as Error).message).toContain("is spent");
+      expect(server.requests).toHaveLength(1);
     },
     60_000,
   );
+
+  it(
+    "a worker killed while a call's settle waits for Redis to be back: Redis charges that hold at its worst case; replaying the dead worker's log corrects it",
+    async () => {
+      // The double fault the redelivery of call ends can't cover: the log has the call's cost (written ahead
+      // of the store), the settle never reached Redis, and the process that would have redelivered it died.
+      resetServer();
+      // The provider answers only after Redis went down (its data, the call's hold included, is kept).
+      server.setDefault(async () => {
+        await redis!.stop();
+        return { usage: { promptTokens: 1000, completionTokens: 500 }, content: "paid for" };
+      });
+      const tenant = uniqueId("undelivered");
+      const key = await monthKey(tenant);
+      const worker = startWorker({
+        name: "doomed",
+        tenant,
+        quotaUsd: 1,
+        mode: "model",
+        lanes: 1,
+        maxCalls: 1,
+        prompt: PROMPT,
+        reservationTtlMs: 1500,
+        timeoutMs: 1000,
+        storeTimeoutMs: 300,
+      });
+      try {
+        await worker.ready;
+        worker.child.send("go");
+        // Its log has the call's cost once the call is over; its settle failed (Redis is down).
+        expect(await eventually(() => readLog(worker.logPath).some((l) => l.decision === "allowed"), 20_000)).toBe(true);
+        worker.child.kill("SIGKILL");
+        await worker.exited;
+      } finally {
+        await redis!.start();
+      }
+      const lines = readLog(worker.logPath);
+      expect(lines.map((l) => [l.decision, l.costNanoUsd])).toEqual([["held", FULL_RESERVATION_NANO], ["allowed", FULL_CALL_NANO]]);
+
+      // Nothing ends the hold in Redis: once its TTL is over it is charged at its worst case.
+      for (const until = Date.now() + 10_000; Date.now() < until; ) {
+        if ((await store.check([{ key: key.slice(4), limitNano: 1e9 }])).states[0]?.reservedNano === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const before = await reconcile(store.client, key, lines);
+      expect([before.counter, before.logged]).toEqual([FULL_RESERVATION_NANO, FULL_CALL_NANO]);
+      expect(before.mismatches).toHaveLength(1);
+
+      // The recovery: replay the dead worker's log. Redis replaces the charge with the call's cost.
+      expect(await replayLog(store, lines)).toEqual([lines[0]!.callId]);
+      expect(await replayLog(store, lines)).toEqual([lines[0]!.callId]); // and a second replay counts nothing
+      const after = await expectReconciled(key, lines, (l) => JSON.stringify({ l, lines }));
+      expect([after.counter, after.logged]).toEqual([FULL_CALL_NANO, FULL_CALL_NANO]);
+    },
+    60_000,
+  );
+
+  for (const onStoreError of ["deny", "allow"] as const) {
+    it(
+      `4 processes while Redis is frozen (SIGSTOP), stopped and restarted${onStoreError === "deny" ? ", and one worker is SIGKILLed mid-call" : ""} (onStoreError: "${onStoreError}"): nothing counted twice, log == counter`,
+      async () => {
+        resetServer();
+        const tenant = uniqueId(`faults-${onStoreError}`);
+        const key = await monthKey(tenant);
+        const ttl = 1500;
+        const workers = await startFleet(
+          (["model", "handler", "model", "model"] as const).map((mode, i) => ({
+            name: `w${i}`,
+            tenant,
+            quotaUsd: 1, // not spent in this test: it is about faults
+            mode,
+            lanes: 2,
+            prompt: PROMPT,
+            // Short-lived holds (a dead worker's is charged 1.5 s after it was made), above the request timeout.
+            reservationTtlMs: ttl,
+            timeoutMs: 1000,
+            onStoreError,
+            storeTimeoutMs: 1000,
+            pauseMs: 20,
+          })),
+        );
+        const phases: Record<string, unknown> = {};
+        const story = (ledger?: Reconciliation) =>
+          JSON.stringify({
+            phases,
+            requests: server.requests.length,
+            ledger: ledger && { ...ledger, traces: undefined, localOnly: ledger.localOnly.length },
+            stderr: workers.map((w) => w.stderr().slice(-2000)),
+          });
+        const during = async (name: string, ms: number) => {
+          const from = server.requests.length;
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          phases[name] = { requestsDuring: server.requests.length - from };
+        };
+        try {
+          await untilRequests(20, story);
+
+          // Frozen for 2 s: longer than the store's timeout (1 s) and than a hold lives (1.5 s).
+          process.kill(redis!.pid!, "SIGSTOP");
+          try {
+            await during("frozen", 2000);
+          } finally {
+            process.kill(redis!.pid!, "SIGCONT");
+          }
+          await untilRequests(server.requests.length + 20, story);
+
+          // Stopped for 2 s, then restarted on the same port with its data (fsynced AOF).
+          await redis!.stop();
+          try {
+            await during("stopped", 2000);
+          } finally {
+            await redis!.start();
+          }
+          await untilRequests(server.requests.length + 20, story);
+
+          let dead: MeterEntry[] = [];
+          if (onStoreError === "deny") {
+            // w3 starts a call that the fake answers after 10 s, and is killed once the request is in flight.
+            // First it has delivered every end of a call that waited for Redis to be back (a worker killed
+            // with some undelivered is the next test's).
+            const doomed = workers[3]!;
+            const drained = new Promise((resolve) => doomed.child.on("message", (m: { type?: string }) => m?.type === "drained" && resolve(m)));
+            doomed.child.send("drain");
+            await drained;
+            doomed.child.send("slow");
+            expect(await eventually(() => server.requests.some((r) => String(r.body.messages?.[0]?.content) === "SLOW"), 20_000), story()).toBe(true);
+            doomed.child.kill("SIGKILL");
+            const killedAt = await store.now();
+            await doomed.exited;
+            dead = [...lastLines(readLog(doomed.logPath)).values()].filter((l) => l.decision === "held");
+            phases.killed = { held: dead.map((l) => l.costNanoUsd) };
+            expect(dead.length, story()).toBeGreaterThanOrEqual(1);
+            // Held, not yet charged: it is charged once its TTL is over (Redis' clock).
+            for (const line of dead) {
+              expect(Number(await store.client.hget(`${key}:holds`, line.callId)), story()).toBe(line.costNanoUsd);
+              expect(Number(await store.client.zscore(`${key}:exp`, line.callId)) - killedAt, story()).toBeLessThanOrEqual(ttl);
+            }
+            await untilRequests(server.requests.length + 10, story);
+          }
+
+          for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.send("stop");
+          const reports = await Promise.all(workers.filter((w) => w.name !== "w3" || onStoreError === "allow").map((w) => w.done));
+          phases.reports = reports.map(({ name, sent, refused, unavailable, unavailableMs, errors, redeliveriesLeft }) => ({
+            name,
+            sent,
+            refused,
+            unavailable,
+            unavailableMsMedian: median(unavailableMs),
+            unavailableMsMax: Math.max(0, ...unavailableMs),
+            redeliveriesLeft,
+            errors: errors.slice(0, 5),
+          }));
+          // The dead worker's holds are charged once their TTL is over: bring the counter up to now.
+          if (dead.length) {
+            const allCharged = async () => (await Promise.all(dead.map((l) => store.client.hexists(`${key}:expired`, l.callId)))).every(Boolean);
+            for (const until = Date.now() + 10_000; Date.now() < until; ) {
+              await store.check([{ key: key.slice(4), limitNano: 1e9 }]); // Redis charges the expired holds
+              if (await allCharged()) break;
+              await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+          }
+
+          const lines = workers.flatMap((w) => readLog(w.logPath));
+          const ledger = await expectReconciled(key, lines, story);
+          expect(reports.flatMap((r) => r.errors), story(ledger)).toEqual([]);
+          expect(reports.some((r) => r.redeliveriesLeft), story(ledger)).toBe(false);
+          expect(ledger.counter, story(ledger)).toBeGreaterThan(0);
+          // The dead worker's calls: each ends on its "held" line, and Redis charged exactly that.
+          for (const line of dead) expect(ledger.traces.get(line.callId), story(ledger)).toEqual({ marker: null, expired: line.costNanoUsd, held: undefined });
+          const local = sum(ledger.localOnly.map((l) => l.costNanoUsd));
+          if (onStoreError === "deny") {
+            // Fail closed: calls were refused while Redis was down, fast once the breaker had opened (the
+            // first call to meet the outage waits out the store's 1 s timeout; so does one probe a second).
+            const refusals = reports.flatMap((r) => r.unavailableMs);
+            expect(refusals.length, story(ledger)).toBeGreaterThan(0);
+            expect(median(refusals), story(ledger)).toBeLessThan(100);
+            expect(Math.max(...refusals), story(ledger)).toBeLessThan(1000 + 2000);
+            // The log and the counter agree to the nano-dollar.
+            expect(ledger.localOnly, story(ledger)).toEqual([]);
+            expect(ledger.logged, story(ledger)).toBe(ledger.counter);
+          } else {
+            // "allow": calls went on while Redis was down, metered in this process. A call that never reached
+            // Redis (admitted while its breaker was open) is in the log only: the log is the counter plus
+            // exactly those calls, which Redis has no trace of (no settled marker, no hold, no charge). A call
+            // that did reach Redis (its hold, or its settle) is counted there once.
+            expect(sum(reports.map((r) => r.unavailable)), story(ledger)).toBe(0);
+            expect((phases.stopped as { requestsDuring: number }).requestsDuring, story(ledger)).toBeGreaterThan(0);
+            expect(ledger.logged - local, story(ledger)).toBe(ledger.counter);
+          }
+          console.log(
+            `[fleet, faults, ${onStoreError}] ${JSON.stringify({
+              counter: ledger.counter,
+              logged: ledger.logged,
+              localOnlyCalls: ledger.localOnly.length,
+              localOnlyNano: local,
+              outcomes: ledger.outcomes,
+              phases,
+            })}`,
+          );
+        } finally {
+          if (!redis!.running) await redis!.start();
+        }
+      },
+      240_000,
+    );
+  }
 });
