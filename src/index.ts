@@ -20,6 +20,7 @@ export type { Quota } from "./budget/quotas.js";
 export type { QuotaWindow } from "./budget/windows.js";
 export type { BudgetStore, LimitState, Refusal, StoreLimit } from "./budget/store.js";
 export { InMemoryBudgetStore } from "./budget/memory-store.js";
+export { pendingStoreEnds } from "./budget/quota-side.js";
 export type { MeterEntry, MeterSink } from "./budget/meter-sink.js";
 export type { BudgetDecision, BudgetView, CostRecord } from "./budget/cost-record.js";
 export { DEFAULT_MAX_OUTPUT_TOKENS, INPUT_SAFETY_MARGIN, MIN_USEFUL_OUTPUT_TOKENS, type CallPlan } from "./budget/plan.js";

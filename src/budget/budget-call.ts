@@ -4,15 +4,16 @@ import type { Cost } from "../pricing/price-usage.js";
 import { type Usage, ZERO_USAGE } from "../usage/usage.js";
 import type { Budget } from "./budget.js";
 import { nextCallId } from "./call-id.js";
+import { CallLog, type ContentOf, zeroCost } from "./call-log.js";
 import { combineSignals } from "./combined-signal.js";
 import { type BudgetDecision, type CostRecord, costRecord, linkErrorRecord } from "./cost-record.js";
 import type { BudgetStopFields } from "./errors.js";
-import type { MeterEntry } from "./meter-sink.js";
 import type { CallPlan } from "./plan.js";
-import { localFallback } from "./process-stores.js";
+import { QuotaSide } from "./quota-side.js";
 import { type ResolvedQuota, scopeOf } from "./quotas.js";
-import type { BudgetStore, LimitState } from "./store.js";
-import { storeGuard } from "./store-guard.js";
+import type { LimitState } from "./store.js";
+
+export type { ContentOf } from "./call-log.js";
 
 /** @internal What a budget knows of a call when it is admitted. */
 export interface CallInfo {
@@ -32,9 +33,6 @@ export interface PricedCall {
   cost: Cost;
 }
 
-/** @internal The prompt and answer as text, for a metering sink that asks for content (read only then). */
-export type ContentOf = () => { input: string; output: string };
-
 /**
  * @internal One call's life in a budget: admitted, maybe holding its worst case, sent, and ended exactly
  * once: `settle` charges its cost, `release` drops it (only for a call that was not billed: never sent, or
@@ -48,22 +46,19 @@ export class BudgetCall {
   /** The call's record, once it was settled or refused. */
   record: CostRecord | undefined;
   private state: "open" | "sent" | "ended" = "open";
-  private heldLine = false;
-  /**
-   * FIX (test/integrations/redis-outage.test.ts, "Redis failing around a hard-capped call"): a reserve was
-   * sent to the budget's own (shared) store and may hold there, answered or not (a reserve that timed out can
-   * still land). Such a call must be ended in that store too, or its hold expires there and is charged at
-   * its worst case while the log records its cost (or $0). See `endInStore`.
-   */
-  private mayHoldInStore = false;
   private detach: (() => void) | undefined;
+  private readonly log: CallLog;
+  private readonly quotas: QuotaSide;
 
   constructor(
     readonly budget: Budget,
     readonly info: CallInfo,
     /** The quota counters this call is charged to, fixed at admission (their window). */
     readonly limits: readonly ResolvedQuota[],
-  ) {}
+  ) {
+    this.log = new CallLog(budget.meterSink, this);
+    this.quotas = new QuotaSide(budget, this.id, limits);
+  }
 
   /** Settled, released or refused: nothing more is counted for it. */
   get ended(): boolean {
@@ -117,11 +112,9 @@ export class BudgetCall {
         ledger.end(plan.reservedNano, 0);
         budget.holdsChanged();
         blocking = refusedBy;
-        // FIX (test/integrations/redis.test.ts, "a call whose hold lost a race to spent money"): the store
-        // refused a plan made on room that shrank in between (another worker's call settled): with nothing
-        // held to wait for, the call was refused as "spent" while the quota could still pay for a clamped
-        // answer. Plan again at once for what the store says is left (bounded, like any wait, by holdWaitMs).
-        // (When holds stand in the way, the call waits for them as before.)
+        // The store refused a plan made on room that shrank in between (another worker's call settled). With
+        // nothing held to wait for, plan again at once for what the store says is left, rather than refuse a
+        // call the quota can still pay a clamped answer for (bounded, like any wait, by holdWaitMs).
         const heldNow = ledger.heldNano > 0 || refusedBy.some((state) => state.reservedNano > 0);
         const fitsNow = planFor(Math.min(ledger.availableNano, ...refusedBy.map(room))).decision !== "refused";
         if (!heldNow && fitsNow && Date.now() - started < budget.current.holdWaitMs && !budget.stopError) continue;
@@ -156,10 +149,10 @@ export class BudgetCall {
     const record = costRecord(this.id, priced, this.info, budget.view(runCrossed ? "exceeded" : (plan?.decision ?? "allowed"), plan));
     this.record = record;
     budget.records.push(record);
-    await this.writeLine(record.budget?.decision ?? "allowed", priced.usage, priced.cost, content);
+    await this.log.ended(record.budget?.decision ?? "allowed", priced.usage, priced.cost, content);
     let quotaCrossed: (LimitState & { scope: string }) | undefined;
     if (this.limits.length) {
-      const crossed = (await this.settleQuotas(cost)).find((state) => state.spentNano > state.limitNano);
+      const crossed = (await this.quotas.settle(cost)).find((state) => state.spentNano > state.limitNano);
       if (crossed) {
         quotaCrossed = { ...crossed, scope: scopeOf(this.limits, crossed.key) };
         if (record.budget) record.budget.decision = "exceeded";
@@ -182,28 +175,11 @@ export class BudgetCall {
     if (this.state === "ended") return;
     this.end();
     const { budget, plan } = this;
-    // FIX (redis.test.ts, "a call whose hold lost a race for the room"): a call whose hold the store refused
-    // wrote "held" first; when its wait then ended by its caller's abort (or a store error), its log ended
-    // on that line, billing a call that was never sent and holds nothing.
-    if (!plan) return this.writeReleased();
+    // A call whose hold the store refused may have written "held" while it waited: end its log on $0.
+    if (!plan) return this.log.released();
     budget.ledger.end(plan.reservedNano, 0);
     budget.holdsChanged();
-    if (!this.limits.length) return;
-    const shared = budget.current.store;
-    const release = (store: BudgetStore) => store.release(this.id, this.limits);
-    let stored = false;
-    await budget
-      .useStore(async (store) => {
-        await release(store);
-        stored = store === shared;
-      })
-      .catch(() => {});
-    // FIX (redis-outage.test.ts, "the provider fails (500) while Redis is down"): a release the store didn't
-    // take left its hold there, to be charged at its worst case, while the log said "released" ($0). Now it is
-    // redelivered, and the "released" line is written once the store took it: until then the log's last line
-    // ("held") is what the store would charge if this process died.
-    if (!stored && this.mayHoldInStore) return this.endInStore(release, () => this.writeReleased());
-    await this.writeReleased();
+    if (this.limits.length) await this.quotas.release(() => this.log.released());
   }
 
   private end(): void {
@@ -214,93 +190,17 @@ export class BudgetCall {
 
   /** Holds the plan's worst case in every quota (the log hears of it first); the states that refused it, if any. */
   private async holdInStore(plan: CallPlan): Promise<LimitState[] | undefined> {
-    const { budget } = this;
     try {
-      await this.writeLine("held", { ...ZERO_USAGE }, { ...zeroCost(this.info, "override"), nanoUsd: plan.reservedNano, totalUsd: nanoToUsd(plan.reservedNano) });
-      this.heldLine = !!budget.meterSink;
-      const ttl = budget.current.reservationTtlMs;
-      const shared = budget.current.store;
-      const reply = await budget.useStore((store) => {
-        if (store === shared) this.mayHoldInStore = true;
-        return store.reserve(this.id, this.limits, plan.reservedNano, ttl);
-      });
-      // A refusal holds nothing (nor does the local view's answer, under "allow", for the shared store).
-      if (reply.refused) this.mayHoldInStore = false;
-      return reply.refused ? reply.states : undefined;
+      await this.log.hold(plan.reservedNano);
+      return await this.quotas.hold(plan.reservedNano);
     } catch (error) {
-      // The store failed: the call is not sent, the run gets its room back. A reserve that timed out may
-      // still land (a frozen Redis, a client's offline queue): a release sent after it, on the same
-      // connection, keeps it from becoming a hold that expires and is charged for a call never sent.
-      budget.ledger.end(plan.reservedNano, 0);
-      budget.holdsChanged();
+      // The store failed: the call is not sent, and the run gets its room back.
+      this.budget.ledger.end(plan.reservedNano, 0);
+      this.budget.holdsChanged();
       this.end();
-      // FIX (redis-outage.test.ts, "frozen at the hold"): the log ended on this call's "held" line, billing
-      // its worst case for a call never sent, while the release made Redis count $0. Now the release is sent
-      // at once and redelivered until Redis answers it, and the log then ends on a "released" line; a reserve
-      // the breaker refused without sending it held nothing, so that call's log ends on $0 at once.
-      if (this.mayHoldInStore) {
-        void budget.current.store.release(this.id, this.limits).catch(() => {});
-        this.endInStore((store) => store.release(this.id, this.limits), () => this.writeReleased());
-      } else await this.writeReleased();
+      await this.quotas.abandonHold(() => this.log.released());
       throw error;
     }
-  }
-
-  private async settleQuotas(cost: NanoUsd): Promise<LimitState[]> {
-    const shared = this.budget.current.store;
-    let stored = false;
-    const settle = (store: BudgetStore) => store.settle(this.id, this.limits, cost);
-    try {
-      const states = await this.budget.useStore(async (store) => {
-        const answer = await settle(store);
-        stored = store === shared;
-        return answer;
-      });
-      // FIX (redis-outage.test.ts, '"allow", frozen at the hold'): under "allow" a failed settle falls back
-      // to the local view; a hold of this call in the shared store must still be ended there.
-      if (!stored && this.mayHoldInStore) this.endInStore(settle);
-      return states;
-    } catch {
-      // FIX (redis-outage.test.ts, "stopped while the call is in flight"): its hold in the store was left to
-      // expire and be charged at its worst case; the settle is now redelivered until the store takes it.
-      if (this.mayHoldInStore) this.endInStore(settle);
-      // The call was sent and paid for: count it in this process's view rather than lose its answer. The
-      // next call meets the same store error at admission, and is refused unless the policy allows.
-      return localFallback().settle(this.id, this.limits, cost);
-    }
-  }
-
-  /**
-   * FIX (redis-outage.test.ts, "Redis failing around a hard-capped call"): ends this call in its shared store
-   * when the store didn't take the end now (down, timed out, or refused by its circuit breaker): redelivered
-   * in the background, through the breaker, until the store answers; then `then` runs (e.g. the "released"
-   * line). Settle and release count once per call id, so a redelivery that lands after the original, or
-   * twice, changes nothing. Only for a call that may hold there: without it, the hold expires and is charged
-   * at its worst case, and the store and the log disagree. `pendingStoreEnds()` waits for them all.
-   */
-  private endInStore(operation: (store: BudgetStore) => Promise<unknown>, then?: () => Promise<void>): void {
-    const store = this.budget.current.store;
-    const redelivery = (async () => {
-      const giveUpAt = Date.now() + REDELIVER_FOR_MS;
-      for (let pause = 100; Date.now() < giveUpAt; pause = Math.min(2 * pause, 1000)) {
-        await new Promise<void>((resolve) => setTimeout(resolve, pause).unref?.());
-        try {
-          await storeGuard(store).run(operation);
-        } catch (error) {
-          if (error instanceof RangeError) return; // a caller's mistake: nothing to redeliver
-          continue;
-        }
-        await then?.();
-        return;
-      }
-    })();
-    redeliveries.add(redelivery);
-    void redelivery.finally(() => redeliveries.delete(redelivery));
-  }
-
-  /** The $0 line of a call that wrote "held" and was not billed after all. */
-  private async writeReleased(): Promise<void> {
-    if (this.heldLine) await this.writeLine("released", { ...ZERO_USAGE }, zeroCost(this.info, "override"));
   }
 
   /** Refuses the call before it is sent: a record with no cost, and the error that says what kept it out. */
@@ -310,36 +210,11 @@ export class BudgetCall {
     const record = costRecord(this.id, { usage: { ...ZERO_USAGE }, cost: zeroCost(this.info, priceSource) }, this.info, budget.view("refused"));
     this.record = record;
     budget.records.push(record);
-    if (this.heldLine) void this.writeLine("refused", record.usage, record.cost);
+    if (this.log.wroteHold) void this.log.ended("refused", record.usage, record.cost);
     const stoppedBy = quota ? { ...quota, scope: scopeOf(this.limits, quota.key) } : budget.stoppedByQuota;
     throw budget.stop("refused", stoppedBy, extra);
   }
 
-  private async writeLine(decision: MeterEntry["decision"], usage: Usage, cost: Cost, content?: ContentOf): Promise<void> {
-    const meter = this.budget.meterSink;
-    if (!meter) return;
-    const text = meter.sink.includeContent && content ? { content: content() } : {};
-    await meter.write({
-      callId: this.id,
-      time: new Date().toISOString(),
-      runId: this.info.runId,
-      parentRunId: this.info.parentRunId,
-      quotaKeys: this.limits.map((limit) => limit.key),
-      provider: cost.provider,
-      model: cost.model,
-      usage,
-      costUsd: cost.totalUsd,
-      costNanoUsd: cost.nanoUsd,
-      priceSource: cost.priceSource,
-      estimated: cost.estimated,
-      decision,
-      ...text,
-    });
-  }
-}
-
-function zeroCost(info: CallInfo, priceSource: PriceSource): Cost {
-  return { totalUsd: 0, nanoUsd: 0, details: {}, model: info.model, provider: info.provider, priceSource, estimated: false };
 }
 
 /** What a limit can still take. */
@@ -360,18 +235,3 @@ function unspent(state: LimitState): NanoUsd {
 }
 
 export type { BudgetDecision };
-
-/** How long an end of a call the store did not take is redelivered: well within how long stores remember ended calls (24 h by default). */
-const REDELIVER_FOR_MS = 60 * 60 * 1000;
-
-/** Ends of calls being redelivered to their store (see `BudgetCall.endInStore`). */
-const redeliveries = new Set<Promise<void>>();
-
-/**
- * @internal Resolves once every end of a call that its store had not taken (a settle or release that failed
- * while the store was down) has been redelivered, or given up after an hour. Redeliveries don't keep a
- * process alive: await this before exiting (a worker's graceful shutdown, a test), after the store is back.
- */
-export async function pendingStoreEnds(): Promise<void> {
-  while (redeliveries.size) await Promise.allSettled([...redeliveries]);
-}

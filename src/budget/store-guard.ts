@@ -32,6 +32,12 @@ export interface StoreGuardOptions {
   probeIntervalMs?: number;
   /** The longest wait between probes, which doubles while probes fail. Default 30,000 ms. */
   maxProbeIntervalMs?: number;
+  /**
+   * How long the caller whose operation is due to probe waits for the probe's answer before it is decided
+   * by the policy like every other caller (the probe goes on, and closes the breaker when it succeeds).
+   * Default 5 ms: a decision during an outage never waits for a store's timeout.
+   */
+  probeWaitMs?: number;
 }
 
 /** Options of one {@link StoreGuard.run}. */
@@ -48,9 +54,11 @@ export interface GuardedRunOptions {
 export interface StoreGuard {
   /**
    * Runs `operation` against the store, unless the store is down: then rejects at once, with no I/O, with a
-   * {@link StoreDownError}, except for one probe every probe interval. The operation's own error is passed
-   * on as is (and opens the breaker, unless it is a `RangeError`: a caller's mistake says nothing about the
-   * store's health).
+   * {@link StoreDownError}. Once a probe interval has passed, the next operation first probes the store (a
+   * `check([])`, which changes nothing): if the probe answers within `probeWaitMs` the breaker closes and the
+   * operation runs; otherwise the operation is refused like the others and the probe goes on in the
+   * background. The operation's own error is passed on as is (and opens the breaker, unless it is a
+   * `RangeError`: a caller's mistake says nothing about the store's health).
    */
   run<T>(operation: (store: BudgetStore) => Promise<T>, options?: GuardedRunOptions): Promise<T>;
   /** Whether the breaker is open: operations are being refused until a probe succeeds. */
@@ -68,11 +76,10 @@ const guards = new WeakMap<BudgetStore, StoreGuard>();
  * refuses at once, and calls fail closed (or fall back) without waiting.
  *
  * How it recovers: after `probeIntervalMs` (1 s: an outage costs at most about a second of refusals once the
- * store is back, and a down store sees one operation a second, not a stampede), the next operation goes
- * through as a probe; while probes fail the interval doubles up to `maxProbeIntervalMs` (30 s), so a long
- * outage costs the store (and this process, waiting for the probe's timeout) almost nothing. One probe at a
- * time: a store that is recovering is not hit by every waiting caller at once, and only one caller pays a
- * probe's timeout; the others keep the fast refusal until the probe succeeds and closes the breaker.
+ * store is back, and a down store sees one probe a second, not a stampede), the next operation sends a probe
+ * (`check([])`, which changes nothing: a refused operation must never leave a hold behind) and waits for it at
+ * most `probeWaitMs` (5 ms); while probes fail the interval doubles up to `maxProbeIntervalMs` (30 s). One
+ * probe at a time; no caller ever waits for a down store's timeout, the probe does, in the background.
  *
  * The guard bounds nothing by itself: the store's own operations must time out (`RedisBudgetStore` does), or
  * a probe that never ends keeps the breaker open.
@@ -103,6 +110,7 @@ class Breaker implements StoreGuard {
   private readonly clock: () => number;
   private readonly probeIntervalMs: number;
   private readonly maxProbeIntervalMs: number;
+  private readonly probeWaitMs: number;
 
   constructor(
     private readonly store: BudgetStore,
@@ -111,6 +119,7 @@ class Breaker implements StoreGuard {
     this.clock = options.clock ?? Date.now;
     this.probeIntervalMs = options.probeIntervalMs ?? 1000;
     this.maxProbeIntervalMs = Math.max(this.probeIntervalMs, options.maxProbeIntervalMs ?? 30_000);
+    this.probeWaitMs = options.probeWaitMs ?? 5;
     if (!(this.probeIntervalMs > 0)) {
       throw new RangeError(`storeGuard: probeIntervalMs must be a positive number of milliseconds, got ${String(options.probeIntervalMs)}.`);
     }
@@ -124,11 +133,34 @@ class Breaker implements StoreGuard {
     const state = this.state;
     if (!state.open) return this.attempt(operation, false);
     const now = this.clock();
-    if (!recovers || state.probing || now < state.nextProbeAt) {
-      return Promise.reject(new StoreDownError(state.cause, state.since, state.nextProbeAt, now));
-    }
+    if (!recovers || state.probing || now < state.nextProbeAt) return Promise.reject(this.refusal(now));
     state.probing = true;
-    return this.attempt(operation, true);
+    return this.probeThen(operation);
+  }
+
+  /** Probes the store; runs `operation` if the probe answers within `probeWaitMs`, else refuses it. */
+  private async probeThen<T>(operation: (store: BudgetStore) => Promise<T>): Promise<T> {
+    const probe = this.attempt((store) => store.check([]), true);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const verdict = await Promise.race([
+      probe.then(
+        () => "up" as const,
+        () => "down" as const,
+      ),
+      new Promise<"slow">((resolve) => {
+        timer = setTimeout(() => resolve("slow"), this.probeWaitMs);
+        (timer as { unref?: () => void }).unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
+    if (verdict === "up" && !this.state.open) return this.attempt(operation, false);
+    throw this.refusal(this.clock());
+  }
+
+  private refusal(now: number): StoreDownError {
+    const state = this.state;
+    if (!state.open) return new StoreDownError(undefined, now, now, now);
+    return new StoreDownError(state.cause, state.since, state.nextProbeAt, now);
   }
 
   private async attempt<T>(operation: (store: BudgetStore) => Promise<T>, probe: boolean): Promise<T> {

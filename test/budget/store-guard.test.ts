@@ -11,20 +11,32 @@ import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import { type RedisServerHandle, startRedisServer } from "../support/redis-server.js";
 import { describeRedis } from "../support/redis.js";
 
-/** A store whose answers the test decides: `succeed(i)` / `fail(i)` settle the i-th pending operation (the oldest by default). */
+/**
+ * A store whose answers the test decides: `succeed(i)` / `fail(i)` settle the i-th pending operation (the
+ * oldest by default). The breaker's probes (`check([])`) queue up with the operations, and are counted apart.
+ */
 function fakeStore() {
   const pending: Array<{ resolve: (value: string) => void; reject: (error: unknown) => void }> = [];
-  const store = new InMemoryBudgetStore();
   let calls = 0;
+  let probes = 0;
+  const queue = () => new Promise<string>((resolve, reject) => pending.push({ resolve, reject }));
+  const store = new InMemoryBudgetStore();
+  store.check = (() => {
+    probes++;
+    return queue();
+  }) as unknown as BudgetStore["check"];
   const operation = (_store: BudgetStore) => {
     calls++;
-    return new Promise<string>((resolve, reject) => pending.push({ resolve, reject }));
+    return queue();
   };
   return {
     store,
     operation,
     get calls() {
       return calls;
+    },
+    get probes() {
+      return probes;
     },
     get pending() {
       return pending.length;
@@ -88,27 +100,43 @@ describe("storeGuard", () => {
     expect(error.message).toMatch(/failing for 999 ms \(last error: Redis did not answer within 1000 ms\).*next probe goes through in 1 ms/);
   });
 
-  it("after probeIntervalMs lets exactly one probe through; concurrent callers are refused meanwhile; its success closes", async () => {
+  it("after probeIntervalMs the next operation sends one probe; concurrent callers are refused meanwhile; its success closes, and the operation runs", async () => {
     const t = setup();
     await open(t);
     t.advance(1000);
 
-    const probe = outcome(t.guard.run(t.fake.operation));
+    const first = outcome(t.guard.run(t.fake.operation));
     const during = [outcome(t.guard.run(t.fake.operation)), outcome(t.guard.run(t.fake.operation))];
     await flush();
-    expect(t.fake.calls).toBe(2); // the failure, then the probe
+    expect([t.fake.probes, t.fake.calls]).toEqual([1, 1]); // one probe; the only operation is the one that failed
     expect((await Promise.all(during)).map((d) => (d as { error: unknown }).error)).toEqual([
       expect.any(StoreDownError),
       expect.any(StoreDownError),
     ]);
-    expect(t.guard.isDown()).toBe(true);
 
-    t.fake.succeed("back");
-    expect(await probe).toEqual({ value: "back" });
+    t.fake.succeed("probe answered"); // within probeWaitMs: the breaker closes and the operation goes on
+    await flush();
     expect(t.guard.isDown()).toBe(false);
+    t.fake.succeed("back");
+    expect(await first).toEqual({ value: "back" });
     const after = outcome(t.guard.run(t.fake.operation));
     t.fake.succeed("again");
     expect(await after).toEqual({ value: "again" });
+  });
+
+  it("a probe slower than probeWaitMs: its caller is refused at once like the others, and the probe closes the breaker later", async () => {
+    const t = setup({ probeWaitMs: 1 });
+    await open(t);
+    t.advance(1000);
+    const first = await outcome(t.guard.run(t.fake.operation)); // the probe is sent; its answer takes longer than 1 ms
+    expect(first).toEqual({ error: expect.any(StoreDownError) });
+    expect(t.guard.isDown()).toBe(true);
+    t.fake.succeed("probe answered late");
+    await flush();
+    expect(t.guard.isDown()).toBe(false);
+    const next = outcome(t.guard.run(t.fake.operation));
+    t.fake.succeed("ok");
+    expect(await next).toEqual({ value: "ok" });
   });
 
   it("doubles the probe interval while probes fail, up to maxProbeIntervalMs, and starts over after a recovery", async () => {
@@ -138,7 +166,9 @@ describe("storeGuard", () => {
 
     t.advance(8000);
     const probe = outcome(t.guard.run(t.fake.operation));
-    t.fake.succeed();
+    t.fake.succeed(); // the probe
+    await flush();
+    t.fake.succeed(); // the operation
     await probe;
     await open(t); // a new outage starts from probeIntervalMs again
     expect(((await outcome(t.guard.run(t.fake.operation))) as { error: StoreDownError }).error.nextProbeAt).toBe(t.now() + 1000);
@@ -153,8 +183,10 @@ describe("storeGuard", () => {
 
     t.advance(5000);
     expect(await outcome(t.guard.run(t.fake.operation, { recovers: false }))).toEqual({ error: expect.any(StoreDownError) });
-    expect(t.fake.calls).toBe(1);
-    const probe = outcome(t.guard.run(t.fake.operation)); // a real operation is the probe
+    expect([t.fake.calls, t.fake.probes]).toEqual([1, 0]);
+    const probe = outcome(t.guard.run(t.fake.operation)); // an operation that can tell sends the probe
+    t.fake.succeed(); // the probe
+    await flush();
     t.fake.succeed();
     await probe;
     expect(t.guard.isDown()).toBe(false);
@@ -169,13 +201,12 @@ describe("storeGuard", () => {
 
     await open(t);
     t.advance(1000);
-    const badProbe = outcome(t.guard.run(t.fake.operation));
-    t.fake.fail(new RangeError("bad"));
-    await badProbe;
-    const probe = outcome(t.guard.run(t.fake.operation)); // the next operation probes at once
-    expect(t.fake.pending).toBe(1);
-    t.fake.succeed();
-    expect(await probe).toEqual({ value: "ok" });
+    const probed = outcome(t.guard.run(t.fake.operation));
+    t.fake.succeed(); // the probe
+    await flush();
+    t.fake.fail(new RangeError("bad")); // the operation after it: a caller's mistake
+    expect(await probed).toEqual({ error: expect.any(RangeError) });
+    expect(t.guard.isDown()).toBe(false); // the probe's success stands
   });
 
   it("a success of an operation begun before the breaker opened doesn't close it", async () => {
@@ -196,6 +227,8 @@ describe("storeGuard", () => {
     await opener;
     t.advance(1000);
     const probe = outcome(t.guard.run(t.fake.operation));
+    t.fake.succeed("probe answered", 1);
+    await flush();
     t.fake.succeed("back", 1);
     expect(await probe).toEqual({ value: "back" });
     expect(t.guard.isDown()).toBe(false);

@@ -11,7 +11,7 @@
  * the ends of calls its store had not taken (redelivered once the store is back), flushes its log, and sends
  * `{ type: "done", ... }` with its tallies.
  */
-import { pendingStoreEnds } from "../../src/budget/budget-call.js";
+import { pendingStoreEnds } from "../../src/budget/quota-side.js";
 import {
   BudgetCallbackHandler,
   BudgetExceededError,

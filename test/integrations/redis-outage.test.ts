@@ -24,7 +24,7 @@ import {
   type MeterSink,
   type Quota,
 } from "../../src/index.js";
-import { pendingStoreEnds } from "../../src/budget/budget-call.js";
+import { pendingStoreEnds } from "../../src/budget/quota-side.js";
 import { storeGuard } from "../../src/budget/store-guard.js";
 import { JsonlMeterSink } from "../../src/integrations/jsonl.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
