@@ -34,7 +34,10 @@ export function closest(key: string, knownKeys: readonly string[]): string | und
 /** A value as a message shows what was received: `"usage.jsonl" (string)`, `5 (number)`, `a Redis`. */
 export function describeValue(value: unknown): string {
   if (value === null) return "null";
-  if (typeof value === "object") return `a ${(value as object).constructor?.name ?? "object"}`;
+  if (typeof value === "object") {
+    const name = (value as object).constructor?.name;
+    return !name || name === "Object" ? "an object" : `a ${name}`;
+  }
   if (typeof value === "function") return "a function";
   return `${JSON.stringify(value) ?? String(value)} (${typeof value})`;
 }

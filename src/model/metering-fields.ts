@@ -5,7 +5,7 @@ import { InvalidOptionsError } from "../errors.js";
 import { catalogFor, type PriceCatalog } from "../pricing/catalog.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import type { CostSource } from "../pricing/price-usage.js";
-import { describeValue } from "../validation.js";
+import { closest, describeValue } from "../validation.js";
 import { type BoundTarget, Downgrade, type DowngradeOption } from "./downgrade.js";
 import { Metering, type MeteringSettings } from "./metering.js";
 import type { HeaderCapture } from "./response-headers.js";
@@ -50,6 +50,8 @@ const budgetOption = z.strictObject({
 
 /** Budget options a user may have put at the model's top level instead of inside `budget`. */
 const MISPLACED = ["limitUsd", "hardCap", "quotas", "store", "onStoreError", "meter", "reservationTtlMs", "holdWaitMs", "downgrade"];
+/** The model's own metering fields: a key one or two edits from one of them is a typo (`budjet`), not a ChatOpenAI field. */
+const METERING_KEYS = ["prices", "onCost", "budget", "costSource", "provider"];
 
 /** @internal What a metered model builds from its metering fields. */
 export interface MeteringParts {
@@ -87,6 +89,10 @@ function build(
   const problems: string[] = [];
   if (costSource !== "ours" && costSource !== "reported") problems.push(`costSource: Expected "ours" or "reported", got ${describeValue(costSource)}`);
   for (const key of MISPLACED) if (key in fields) problems.push(`${key}: a budget option at the model's top level: move it into \`budget: { ${key} }\``);
+  for (const key of Object.keys(fields)) {
+    const meant = METERING_KEYS.includes(key) ? undefined : closest(key, METERING_KEYS);
+    if (meant) problems.push(`${key}: not an option of ours or ChatOpenAI's; did you mean \`${meant}\`?`);
+  }
   const option = fields.budget;
   if (option !== undefined && option !== false && (typeof option !== "object" || option === null)) {
     problems.push(`budget: Expected an object of budget options (e.g. { limitUsd: 2 }) or false, got ${describeValue(option)}`);
