@@ -3,6 +3,7 @@ import type { PriceCatalog } from "../pricing/catalog.js";
 import { carryOver } from "./carry-over.js";
 import { type CallOptions, CallTarget } from "./call-target.js";
 import { identify } from "./model-identity.js";
+import { describeValue } from "../validation.js";
 import { isChatModel, unwrapChatModel } from "./unwrap.js";
 
 /**
@@ -68,7 +69,7 @@ export class Downgrade {
         );
       }
       if (!(typeof to === "string" && to) && !isChatModel(to)) {
-        throw new TypeError(`budget.downgrade.to must be a model name or a LangChain chat model, got ${describe(to)}.`);
+        throw new TypeError(`budget.downgrade.to must be a model name or a LangChain chat model, got ${describeValue(to)}.`);
       }
       downgrade = new Downgrade(atFraction, to, primaryApi, byName);
       cache.set(option, downgrade);
@@ -106,8 +107,3 @@ function rawTargetOf(model: BaseChatModel): BoundTarget {
   const { modelName, provider } = identify(unwrapped.model, unwrapped.options);
   return { target: new CallTarget(unwrapped.model, modelName, provider), defaults: unwrapped.options };
 }
-
-const describe = (value: unknown) => {
-  if (typeof value === "object" && value !== null) return `a ${(value as object).constructor?.name ?? "object"}`;
-  return JSON.stringify(value) ?? String(value);
-};

@@ -168,7 +168,7 @@ describe("validation", () => {
   it.each([
     [{ atFraction: 1.5, to: "gpt-4o-mini" }, /atFraction must be a number from 0 to 1/],
     [{ atFraction: 0.5, to: 42 }, /downgrade.to must be a model name or a LangChain chat model, got 42/],
-    [{ atFraction: 0.5, to: {} }, /got a Object/],
+    [{ atFraction: 0.5, to: {} }, /got an object/],
   ])("%o is refused at construction", (downgrade, message) => {
     expect(() => gpt4o({ budget: { limitUsd: 1, downgrade: downgrade as never } })).toThrow(message);
   });
