@@ -1,5 +1,6 @@
-import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { RunnableMap, RunnableSequence } from "@langchain/core/runnables";
+import { AsyncGeneratorWithSetup } from "@langchain/core/utils/stream";
 import { _CONTEXT_VARIABLES_KEY, AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import { MeteredError } from "../errors.js";
 
@@ -64,28 +65,66 @@ type Method = (this: unknown, ...args: unknown[]) => unknown;
 const PATCHED = Symbol.for("langchain-metered.runRoot");
 
 /**
+ * Set for the synchronous part of a call whose `runWithConfig` must not start a run: a chat model's own
+ * `stream()` (its call is its own run, with a budget of its own and no scope), and every later `next()` of a
+ * stream (LangChain runs each chunk through `runWithConfig`; the run's scope was entered at its setup).
+ * Consumed by the first `runWithConfig` that sees it. Entering a scope per chunk would cost every stream in the
+ * process a store per chunk, and on Node 20 turn on async hooks for every promise.
+ */
+let skipNextRoot = false;
+
+/**
  * @internal Makes `enter(fn)` wrap the start of every LangChain run that isn't inside one already (`inRun()`):
- * `runWithConfig`, through which LangGraph nodes, lambdas, tools, fallbacks and every `.stream()` run; and
- * `invoke` of `RunnableSequence` and `RunnableMap`, which run their steps without it. Patched once per
- * copy of @langchain/core; returns false (and patches nothing) where the internals don't fit.
+ * `runWithConfig`, through which LangGraph nodes, lambdas, tools, fallbacks and the setup of every `.stream()`
+ * run; and `invoke` of `RunnableSequence` and `RunnableMap`, which run their steps without it. A chat model's
+ * own `stream()` and a stream's later chunks start none. Patched once per copy of @langchain/core; returns
+ * false (and patches nothing) where the internals don't fit.
  */
 export function wrapRunRoots(inRun: () => boolean, enter: <T>(fn: () => T) => T): boolean {
-  const targets: Array<[Loose, string]> = [
+  const roots: Array<[Loose, string]> = [
     [AsyncLocalStorageProviderSingleton as unknown as Loose, "runWithConfig"],
     [RunnableSequence.prototype as unknown as Loose, "invoke"],
     [RunnableMap.prototype as unknown as Loose, "invoke"],
   ];
-  if (!targets.every(([owner, name]) => typeof owner[name] === "function")) return false;
-  for (const [owner, name] of targets) {
-    const original = owner[name] as Method & { [PATCHED]?: true };
-    if (original[PATCHED]) continue;
-    const wrapped = function (this: unknown, ...args: unknown[]) {
-      return inRun() ? original.apply(this, args) : enter(() => original.apply(this, args));
-    } as Method & { [PATCHED]?: true };
-    wrapped[PATCHED] = true;
-    owner[name] = wrapped;
+  const notRoots: Array<[Loose, string]> = [
+    [BaseChatModel.prototype as unknown as Loose, "stream"],
+    [AsyncGeneratorWithSetup.prototype as unknown as Loose, "next"],
+  ];
+  if (![...roots, ...notRoots].every(([owner, name]) => typeof owner[name] === "function")) return false;
+  for (const [owner, name] of roots) {
+    patch(owner, name, (original) =>
+      function (this: unknown, ...args: unknown[]) {
+        if (inRun()) return original.apply(this, args);
+        if (skipNextRoot) {
+          skipNextRoot = false;
+          return original.apply(this, args);
+        }
+        return enter(() => original.apply(this, args));
+      },
+    );
+  }
+  for (const [owner, name] of notRoots) {
+    patch(owner, name, (original) =>
+      function (this: unknown, ...args: unknown[]) {
+        skipNextRoot = !inRun();
+        try {
+          return original.apply(this, args);
+        } finally {
+          skipNextRoot = false;
+        }
+      },
+    );
   }
   return true;
+}
+
+/** Replaces `owner[name]` with `wrap(original)`, once: a second copy of this package finds it patched. */
+function patch(owner: Loose, name: string, wrap: (original: Method) => Method): void {
+  const original = owner[name] as Method & { [PATCHED]?: true };
+  if (original[PATCHED]) return;
+  const wrapped = wrap(original) as Method & { [PATCHED]?: true };
+  wrapped[PATCHED] = true;
+  owner[name] = wrapped;
 }
 
 // ---------------------------------------------------------------------------------------------------------
