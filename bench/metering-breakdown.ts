@@ -1,23 +1,37 @@
 /**
  * Where metering's CPU goes, client side only: the same calls as `metering`, but `fetch` returns canned
- * responses (recorded once from the fake server), so no sockets, no server and no kernel time blur the
- * few tens of µs we are looking for. Each row is one ablation, interleaved against its own baseline.
+ * responses (recorded once from the fake server), so no sockets, no server and no kernel time blur the few
+ * tens of µs we are looking for. All variants of a path run interleaved (bench/metering.ts `interleave`).
  *
- * Rows: what ONE LangChain callback handler costs by itself (LangChain serializes the model, makes a run
- * id, and dispatches start/token/end events once any handler is attached); what importing the library
- * costs a plain ChatOpenAI (its per-run budget handler); metering with the budget off; metering as
- * shipped; and metering as shipped in an app that already has a callback handler (e.g. tracing).
+ * Variants: plain ChatOpenAI; plain with one no-op callback handler (what LangChain's callback machinery costs
+ * by itself: it serializes the model, makes run ids, dispatches start/token/end events); metered with the
+ * default per-run budget, with a hard cap, with `budget: false` (metering only); and metered in an app that
+ * already has a callback handler (e.g. tracing).
  */
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { AIMessage } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
-import { MeteredChatModel } from "../src/index.js";
 import { startFakeOpenAI } from "../test/support/openai-server.js";
-import { assert, compare, section, type Case } from "./harness.js";
-import { checkCost, checkUsage, costOf, drain, MODEL, PROMPT, SCRIPTED_USAGE, withLibrary, withoutLibrary } from "./metering.js";
+import { assert, section } from "./harness.js";
+import {
+  AS_OPENAI,
+  checkCost,
+  checkUsage,
+  costOf,
+  drain,
+  interleave,
+  loadLibrary,
+  MODEL,
+  PROMPT,
+  REPLY_TEXT,
+  report,
+  SCRIPTED_USAGE,
+  STREAM_CHUNKS,
+  type Variant,
+} from "./metering.js";
 
 /** A handler that does nothing: what LangChain's callback machinery costs on its own. */
-class NoopHandler extends BaseCallbackHandler {
+export class NoopHandler extends BaseCallbackHandler {
   name = "bench_noop";
   override async handleChatModelStart(): Promise<void> {}
   override async handleLLMEnd(): Promise<void> {}
@@ -25,7 +39,7 @@ class NoopHandler extends BaseCallbackHandler {
 
 /** Records one JSON and one SSE response from the fake server, then serves copies of them. */
 async function cannedFetch(): Promise<typeof fetch> {
-  const server = await startFakeOpenAI({ defaultReply: { usage: SCRIPTED_USAGE } });
+  const server = await startFakeOpenAI({ defaultReply: { content: REPLY_TEXT, usage: SCRIPTED_USAGE } });
   const canned = new Map<boolean, { body: string; headers: Headers }>();
   const record: typeof fetch = async (url, init) => {
     const res = await fetch(url, init);
@@ -45,50 +59,44 @@ async function cannedFetch(): Promise<typeof fetch> {
 }
 
 section("metering-breakdown", async () => {
+  const lib = await loadLibrary();
   const fetch = await cannedFetch();
   const fields = { model: MODEL, apiKey: "test", maxRetries: 0, configuration: { baseURL: "http://canned.invalid/v1", fetch } };
   const plain = new ChatOpenAI(fields);
-  const metered = new MeteredChatModel(fields);
-  const unbudgeted = new MeteredChatModel({ ...fields, budget: false });
+  const metered = new lib.MeteredChatModel({ ...fields, ...AS_OPENAI });
+  const capped = new lib.MeteredChatModel({ ...fields, ...AS_OPENAI, budget: { hardCap: true } });
+  const unbudgeted = new lib.MeteredChatModel({ ...fields, ...AS_OPENAI, budget: false });
   const noop = () => [new NoopHandler()];
 
-  type Variant = { label: string; model: ChatOpenAI; setup: () => void; callbacks?: () => BaseCallbackHandler[] };
-  const A: Variant = { label: "ChatOpenAI", model: plain, setup: withoutLibrary };
-  const rows: Array<[string, Variant, Variant]> = [
-    ["one no-op callback handler", A, { ...A, label: "ChatOpenAI + no-op handler", callbacks: noop }],
-    ["library imported (per-run budget handler)", A, { ...A, label: "ChatOpenAI, library imported", setup: withLibrary }],
-    ["metering only (budget: false, no run budget)", A, { label: "MeteredChatModel budget:false", model: unbudgeted, setup: withoutLibrary }],
-    ["metering as shipped", A, { label: "MeteredChatModel", model: metered, setup: withLibrary }],
-    [
-      "metering as shipped, app already has a handler",
-      { ...A, label: "ChatOpenAI + no-op handler", callbacks: noop },
-      { label: "MeteredChatModel + no-op handler", model: metered, setup: withLibrary, callbacks: noop },
-    ],
+  type Spec = { label: string; model: ChatOpenAI; callbacks?: () => BaseCallbackHandler[] };
+  const specs: Spec[] = [
+    { label: "A ChatOpenAI", model: plain },
+    { label: "B ChatOpenAI + one no-op handler", model: plain, callbacks: noop },
+    { label: "C MeteredChatModel (default budget)", model: metered },
+    { label: "D MeteredChatModel, hardCap: true", model: capped },
+    { label: "E MeteredChatModel, budget: false", model: unbudgeted },
+    { label: "F MeteredChatModel + one no-op handler", model: metered, callbacks: noop },
   ];
-  const isMetered = (v: Variant) => v.model instanceof MeteredChatModel;
+  const isMetered = (s: Spec) => s.model instanceof lib.MeteredChatModel;
 
-  const invoke = (v: Variant): Case<AIMessage> => ({
-    label: v.label,
-    setup: v.setup,
-    op: () => v.model.invoke(PROMPT, { callbacks: v.callbacks?.() }),
+  const invoke = (s: Spec): Variant<AIMessage> => ({
+    label: s.label,
+    op: () => s.model.invoke(PROMPT, { callbacks: s.callbacks?.() }),
     check: (m) => {
       checkUsage(m);
-      if (isMetered(v)) checkCost(costOf(m));
+      if (isMetered(s)) checkCost(costOf(m), lib);
     },
   });
-  const stream = (v: Variant): Case<Awaited<ReturnType<typeof drain>>> => ({
-    label: v.label,
-    setup: v.setup,
-    op: () => drain(v.model, { callbacks: v.callbacks?.() }),
-    check: ({ usageChunk }) => {
+  const stream = (s: Spec): Variant<Awaited<ReturnType<typeof drain>>> => ({
+    label: s.label,
+    op: () => drain(s.model, { callbacks: s.callbacks?.() }),
+    check: ({ usageChunk, costChunk, count }) => {
+      assert(count === STREAM_CHUNKS, `${STREAM_CHUNKS} chunks (got ${count})`);
       checkUsage(usageChunk);
-      if (isMetered(v)) checkCost(costOf(usageChunk));
+      if (isMetered(s)) checkCost(costOf(costChunk), lib);
     },
   });
-  try {
-    for (const [name, base, cand] of rows) await compare(`invoke: ${name}`, invoke(base), invoke(cand));
-    for (const [name, base, cand] of rows) await compare(`stream: ${name}`, stream(base), stream(cand));
-  } finally {
-    withLibrary();
-  }
+  await interleave("invoke, canned fetch", specs.map(invoke), { blocks: 60, blockSize: 40 });
+  await interleave(`stream (${STREAM_CHUNKS} chunks), canned fetch`, specs.map(stream), { blocks: 60, blockSize: 20 });
+  report("metering-breakdown", {}, ["B ChatOpenAI + one no-op handler"]);
 });
