@@ -7,7 +7,7 @@ import { type Cost, type CostSource, costFromQuote, type EstimateReason, withRep
 import { reportedCostOf } from "../pricing/reported-cost.js";
 import { usageContract } from "../usage/providers.js";
 import { type Usage, ZERO_USAGE } from "../usage/usage.js";
-import { reportsUsage, usageProblems } from "../usage/validate.js";
+import { MAX_CALL_TOKENS, reportsUsage, usageProblems } from "../usage/validate.js";
 import { contentText, countInputTokens, countOutputTokens } from "./messages.js";
 
 /** @internal What one chat-model call produced, as far as pricing it is concerned. */
@@ -101,7 +101,16 @@ export async function conservativeCharge(
   ]);
   const reported = outcome.usage?.output_tokens;
   const inputTokens = withInputMargin(counted);
-  const outputTokens = Math.max(received, typeof reported === "number" && Number.isSafeInteger(reported) && reported >= 0 ? reported : 0);
+  // A reported output count is taken only if it could be true: corrupt usage (1e15 tokens) priced at the
+  // dearest rate gave a charge that is no safe integer, which the store refuses (RangeError) after the
+  // ledger and the log already took it, leaving the call's hold in the store.
+  const plausible =
+    typeof reported === "number" &&
+    Number.isSafeInteger(reported) &&
+    reported >= 0 &&
+    reported <= MAX_CALL_TOKENS &&
+    (outcome.maxOutputTokens === undefined || reported <= outcome.maxOutputTokens);
+  const outputTokens = Math.max(received, plausible ? reported : 0);
   const rates = boundRates(quote.price);
   const inputNano = costAtRates(rates, inputTokens, 0);
   const outputNano = costAtRates(rates, 0, outputTokens);

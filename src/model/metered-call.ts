@@ -82,7 +82,10 @@ export class MeteredCall {
 
   /** The options to send the request with; from here on the call may be billed, so it never ends at $0 by an error. */
   sendOptions(): CallOptions {
-    this.ticket.markSent();
+    // A caller that gave up before the call left (while its tokens were counted or its hold was placed)
+    // never sends it: the SDK refuses an aborted signal before any request. Left unsent, the call is
+    // released by `fail`, not charged its whole hold as if it had been cut short on the wire.
+    if (!this.route.options.signal?.aborted) this.ticket.markSent();
     let options = this.route.options;
     const signal = this.ticket.signalFor(options.signal);
     if (signal !== options.signal) options = { ...options, signal };

@@ -9,7 +9,7 @@ import type { CostRecord } from "../budget/cost-record.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { planCall } from "../budget/plan.js";
 import { budgetOptionsShape, type BudgetOptions, budgetSettings, parseOptions } from "../budget/settings.js";
-import { billedNothing, isAbortError } from "../langchain/call-errors.js";
+import { billedNothing, isAbortError, isMalformedAnswer, ProviderResponseError } from "../langchain/call-errors.js";
 import { HANDLER_BUDGET, isMeteredCall } from "../langchain/call-options.js";
 import { contentText, countInputTokens, toolCallText } from "../langchain/messages.js";
 import { type CallOutcome, conservativeCharge, priceCall, servedModelOf, UnpriceableUsage } from "../langchain/price-call.js";
@@ -143,8 +143,14 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     if (budget.enforcing && !this.catalog.find(model, provider)) throw new UnknownModelPriceError(model, provider);
     const ticket = await budget.open({ model, provider, runId, parentRunId, metadata, holds: budget.hardCap });
     const outcome = { messages: messages[0] ?? [], model, provider, tools: invocation?.tools };
+    // The caller's signal (LangChain passes the call options here): waiting for room honours it, and a call
+    // whose caller gave up by then is never sent (the SDK refuses an aborted signal). Without it, a plain
+    // call waited for its siblings' holds past its caller's abort, then was charged its whole hold, unsent.
+    const signal = (extraParams?.options as { signal?: unknown } | undefined)?.signal;
+    const callerSignal = signal instanceof AbortSignal ? signal : undefined;
     try {
-      if (budget.hardCap && budget.enforcing) await this.holdWhole(ticket, outcome, invocation);
+      if (budget.hardCap && budget.enforcing) await this.holdWhole(ticket, outcome, invocation, callerSignal);
+      callerSignal?.throwIfAborted();
     } catch (error) {
       await ticket.release();
       throw error;
@@ -178,6 +184,11 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     this.calls.delete(runId);
     // With n > 1 every generation carries the same usage: the first one prices the call.
     const reply = (output.generations[0]?.[0] as { message?: BaseMessage } | undefined)?.message;
+    // No message at all: a 200 whose body was not an answer (HTML, empty, `{}`). LangChain still ends the call
+    // here (invoke then fails on the missing message, a stream just ends empty); priced as an answer with no
+    // usage it came to the bare input, with no margin and under a hard cap below its hold, while the provider
+    // may have billed the whole answer. Charge it as a failed call and say what came back.
+    if (!reply) return this.endWithoutAnswer(call);
     const outcome: CallOutcome = { ...call.outcome, reply, usage: (reply as AIMessage | undefined)?.usage_metadata, model: servedModelOf(reply) ?? call.outcome.model };
     let priced;
     try {
@@ -205,13 +216,38 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     const charged = await conservativeCharge(this.catalog, received, call.outcome, byBudget || isAbortError(error) ? "cut-short" : "failed", this.heldOf(call));
     await call.ticket.settle(charged, () => this.content(call, call.streamed)).catch(() => {});
     if (byBudget) throw this.budget.stopError; // the abort came from this budget: say so
+    // An answer that isn't one (an HTML page, an empty body, malformed server-sent events) reached a plain
+    // model as a bare TypeError or SyntaxError; a metered model says what came back: so does the handler
+    // (a throw here replaces the error LangChain rethrows).
+    if (isMalformedAnswer(error)) {
+      const { model, provider } = call.outcome;
+      throw new ProviderResponseError({ model, provider, what: "sent something that is not an answer", cause: error });
+    }
+  }
+
+  /** Charges a call whose answer had no message conservatively, and throws a `ProviderResponseError` naming it. */
+  private async endWithoutAnswer(call: PlainCall): Promise<never> {
+    const { model, provider } = call.outcome;
+    const charged = await conservativeCharge(this.catalog, call.outcome, call.outcome, "failed", this.heldOf(call));
+    try {
+      await call.ticket.settle(charged, () => this.content(call, ""));
+    } catch (error) {
+      // Charging it crossed the limit: later calls are refused; this call still says why it failed.
+      if (!BudgetExceededError.isInstance(error)) throw error;
+    }
+    throw new ProviderResponseError({ model, provider, what: "its answer has no message" });
   }
 
   /**
    * Under a hard cap, a model that isn't metered can't have its max tokens lowered: hold what it may spend
    * (its own max tokens, or the default maximum), and refuse it when the budget can't pay for all of it.
    */
-  private async holdWhole(ticket: BudgetCall, outcome: PlainCall["outcome"], invocation: InvocationParams | undefined): Promise<void> {
+  private async holdWhole(
+    ticket: BudgetCall,
+    outcome: PlainCall["outcome"],
+    invocation: InvocationParams | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const quote = this.catalog.get(outcome.model, outcome.provider);
     const requested = [invocation?.max_tokens, invocation?.max_completion_tokens, invocation?.max_output_tokens].find(
       (value): value is number => typeof value === "number" && value > 0,
@@ -222,7 +258,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
       const plan = planCall({ price: quote.price, inputTokens, requestedMaxTokens: requested, modelMaxOutputTokens: undefined, choices, availableNano });
       return plan.decision === "clamped" ? { ...plan, decision: "refused" as const, maxTokens: 0 as const, reservedNano: 0 as const } : plan;
     };
-    await ticket.hold(planFor, quote.source);
+    await ticket.hold(planFor, quote.source, signal);
   }
 
   private heldOf(call: PlainCall): number {
