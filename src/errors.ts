@@ -1,3 +1,5 @@
+import { stampRetryable } from "@langchain/core/errors";
+
 /**
  * One base class for every error this library throws. Each class carries a `Symbol.for` marker, so
  * `isInstance` works across duplicate installs and across the ESM and CJS copies of the package,
@@ -24,6 +26,9 @@ export class MeteredError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
+    // Final unless a subclass says otherwise: retrying a refused call, corrupt usage or a missing price
+    // would send (and pay for) the same call again for the same outcome.
+    stampRetryable(this, false);
   }
 
   /** Whether `error` is any `langchain-metered` error, whichever copy of the package threw it. */

@@ -1,3 +1,4 @@
+import { stampRetryable } from "@langchain/core/errors";
 import { hasMarker, MeteredError } from "../errors.js";
 
 /**
@@ -68,6 +69,8 @@ export class ProviderResponseError extends MeteredError {
     );
     this.model = fields.model;
     this.provider = fields.provider;
+    // A proxy's error page or a truncated answer may not come back: worth another attempt (each one charged).
+    stampRetryable(this, true);
   }
 
   static override isInstance(error: unknown): error is ProviderResponseError {

@@ -1,5 +1,6 @@
 import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { RunnableMap, RunnableSequence } from "@langchain/core/runnables";
+import { AsyncCaller } from "@langchain/core/utils/async_caller";
 import { AsyncGeneratorWithSetup } from "@langchain/core/utils/stream";
 import { _CONTEXT_VARIABLES_KEY, AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons";
 import { MeteredError } from "../errors.js";
@@ -161,6 +162,31 @@ export function replaceTokenCounter(model: BaseChatModel, count: (content: unkno
   }
 }
 
+/** @internal The model's own retrier (its `caller`, LangChain's AsyncCaller), when it retries at all. */
+export function retrierOf(model: BaseChatModel): AsyncCaller | undefined {
+  const caller = (model as unknown as { caller?: AsyncCaller }).caller;
+  const retries = (caller as unknown as { maxRetries?: unknown } | undefined)?.maxRetries;
+  return caller && typeof caller.callWithOptions === "function" && typeof retries === "number" && retries > 0 ? caller : undefined;
+}
+
+/**
+ * @internal A view of a chat model (and of ChatOpenAI's delegates) that sends each call as one attempt: its
+ * `caller` never retries. A metered call retries through the model's own caller instead, one budgeted
+ * attempt at a time, so an attempt the provider billed before it failed (a connection reset after the
+ * answer was generated, an answer that isn't one) is charged, not hidden behind the retry that succeeded.
+ */
+export function singleAttemptView(model: BaseChatModel): BaseChatModel {
+  const once = new AsyncCaller({ maxRetries: 0 });
+  const view = Object.create(model) as Loose;
+  view.caller = once;
+  const fields = model as unknown as Loose;
+  if (isObject(fields.completions) && isObject(fields.responses)) {
+    view.completions = Object.assign(Object.create(fields.completions) as Loose, { caller: once });
+    view.responses = Object.assign(Object.create(fields.responses) as Loose, { caller: once });
+  }
+  return view as unknown as BaseChatModel;
+}
+
 /**
  * @internal A per-call view of a chat model with its max output lowered to `maxTokens` (ChatOpenAI and
  * ChatAnthropic call it `maxTokens`, ChatGoogleGenerativeAI `maxOutputTokens`): concurrent calls never
@@ -193,12 +219,16 @@ function capField(target: Loose, maxTokens: number): Loose {
 type RawStream = AsyncIterable<unknown> & { controller?: AbortController };
 type StreamFactory = (this: unknown, ...args: unknown[]) => Promise<RawStream>;
 
-/** @internal Makes `view` report each raw provider stream event to `onRawEvent`, where the model has such a stream. */
-export function tapRawStream(view: BaseChatModel, model: BaseChatModel, onRawEvent: (data: unknown) => void): BaseChatModel {
-  const create = (model as unknown as { createStreamWithRetry?: StreamFactory }).createStreamWithRetry;
+/**
+ * @internal Makes `view` (a per-call view) report each raw provider stream event to `onRawEvent`, where the
+ * model has such a stream; the stream is made by `source` (the model as calls are sent to it, which keeps
+ * its cached client).
+ */
+export function tapRawStream(view: BaseChatModel, source: BaseChatModel, onRawEvent: (data: unknown) => void): BaseChatModel {
+  const create = (source as unknown as { createStreamWithRetry?: StreamFactory }).createStreamWithRetry;
   if (typeof create !== "function") return view;
   (view as unknown as Loose).createStreamWithRetry = async (...args: unknown[]): Promise<RawStream> => {
-    const stream = await create.apply(model, args); // the model keeps its cached client
+    const stream = await create.apply(source, args);
     return {
       controller: stream.controller,
       async *[Symbol.asyncIterator]() {

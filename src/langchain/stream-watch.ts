@@ -34,17 +34,17 @@ export class StreamWatch {
   ) {}
 
   /**
-   * Takes in the text a chunk added. Returns what the stream has cost so far, priced (estimated), once it
-   * would take the budget over its limit; the caller settles it and stops the stream.
+   * Takes in the text a chunk added. Synchronous, and `undefined`, while the byte bound says the stream is
+   * far from its limit (every chunk asks: no promise, no count); near it, resolves to what the stream has
+   * cost so far, priced (estimated), when that would take the budget over its limit: the caller settles it
+   * and stops the stream.
    */
-  async observe(text: string): Promise<PricedCall | undefined> {
+  observe(text: string): Promise<PricedCall | undefined> | undefined {
     if (!text || this.budget.ledger.limitNano === undefined) return undefined;
     this.text += text;
     this.bytes += utf8Length(text);
-    const held = this.heldNano();
-    if (!this.budget.wouldCross(this.boundNano() - held)) return undefined;
-    const partial = await this.priceSoFar();
-    return partial && this.budget.wouldCross(partial.cost.nanoUsd - held) ? partial : undefined;
+    if (!this.budget.wouldCross(this.boundNano() - this.heldNano())) return undefined;
+    return this.priceSoFar().then((partial) => (partial && this.budget.wouldCross(partial.cost.nanoUsd - this.heldNano()) ? partial : undefined));
   }
 
   /** An upper bound on what the call has cost so far, from byte counts. */

@@ -3,7 +3,8 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import { AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
-import { ensureOpenAIClients, tapRawStream, viewWithMaxTokens } from "../langchain/internals.js";
+import type { AsyncCaller } from "@langchain/core/utils/async_caller";
+import { ensureOpenAIClients, retrierOf, singleAttemptView, tapRawStream, viewWithMaxTokens } from "../langchain/internals.js";
 
 /** @internal Parsed call options, as LangChain hands them to a model's `_generate`. */
 export type CallOptions = Record<string, unknown> & { signal?: AbortSignal; tools?: unknown };
@@ -44,7 +45,16 @@ export class CallTarget {
     readonly capturesHeaders = false,
   ) {}
 
-  private clientReady = false;
+  /** The model as metered calls send to it: one attempt per call (see `retrier`). Made on first use. */
+  private base: BaseChatModel | undefined;
+
+  /**
+   * The model's own retrier, when it retries: metered calls retry through it, each attempt a budgeted call
+   * of its own, and send each attempt through a view of the model that doesn't retry.
+   */
+  retrier(): AsyncCaller | undefined {
+    return retrierOf(this.model);
+  }
 
   /** The call's own max tokens (-1 or unset: none), the model's maximum output, and `n`. */
   outputLimits(): OutputLimits {
@@ -59,14 +69,15 @@ export class CallTarget {
     return this.calls._generate.call(this.view(maxTokens), messages, options as never, runManager);
   }
 
-  async *stream(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): AsyncGenerator<ChatGenerationChunk> {
-    if (this.calls._streamResponseChunks === BaseChatModel.prototype._streamResponseChunks) {
-      // A model that can't stream answers at once: one chunk.
-      const result = await this.generate(messages, options, runManager, maxTokens);
-      for (const generation of result.generations.slice(0, 1)) yield toChunk(generation.message);
-      return;
-    }
-    yield* this.calls._streamResponseChunks.call(this.view(maxTokens), messages, options as never, runManager);
+  stream(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): AsyncGenerator<ChatGenerationChunk> {
+    // A model that can't stream answers at once: one chunk.
+    if (this.calls._streamResponseChunks === BaseChatModel.prototype._streamResponseChunks) return this.oneChunk(messages, options, runManager, maxTokens);
+    return this.calls._streamResponseChunks.call(this.view(maxTokens), messages, options as never, runManager);
+  }
+
+  private async *oneChunk(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): AsyncGenerator<ChatGenerationChunk> {
+    const result = await this.generate(messages, options, runManager, maxTokens);
+    for (const generation of result.generations.slice(0, 1)) yield toChunk(generation.message);
   }
 
   /**
@@ -82,25 +93,28 @@ export class CallTarget {
   ): AsyncGenerator<ChatModelStreamEvent> {
     const native = this.calls._streamChatModelEvents !== BaseChatModel.prototype._streamChatModelEvents;
     if (native) {
-      const view = onRawEvent ? tapRawStream(this.view(maxTokens, true), this.model, onRawEvent) : this.view(maxTokens);
+      const view = this.view(maxTokens, !!onRawEvent);
+      if (onRawEvent) tapRawStream(view, this.view(undefined), onRawEvent);
       yield* this.calls._streamChatModelEvents.call(view, messages, options as never, runManager);
       return;
     }
     // LangChain's own bridge (BaseChatModel's), over this target's (possibly one-chunk) stream.
-    const view = Object.create(this.model) as Loose;
+    const view = Object.create(this.view(maxTokens, true)) as Loose;
     view._streamResponseChunks = (m: BaseMessage[], o: CallOptions, r: Run) => this.stream(m, o, r, maxTokens);
     yield* BaseChatModel.prototype._streamChatModelEvents.call(view as unknown as BaseChatModel, messages, options as never, runManager);
   }
 
-  /** The model, or a per-call view of it with its max output lowered to `maxTokens` (or a place for a raw-stream tap). */
+  /**
+   * The model as a call is sent to it: its one-attempt view, or a per-call view of that with its max output
+   * lowered to `maxTokens` (or a place for a raw-stream tap).
+   */
   private view(maxTokens: number | undefined, always = false): BaseChatModel {
-    if (maxTokens === undefined && !always) return this.model;
-    // The SDK client is made lazily on `this`: make it on the model first, or each view would build its own.
-    if (!this.clientReady) {
+    if (!this.base) {
+      // The SDK client is made lazily on `this`: make it on the model first, or each view would build its own.
       if (isChatOpenAI(this.model)) ensureOpenAIClients(this.model);
-      this.clientReady = true;
+      this.base = this.retrier() ? singleAttemptView(this.model) : this.model;
     }
-    return viewWithMaxTokens(this.model, maxTokens);
+    return maxTokens === undefined && !always ? this.base : viewWithMaxTokens(this.base, maxTokens);
   }
 }
 

@@ -12,7 +12,8 @@ import type { PriceCatalog } from "../pricing/catalog.js";
 import { UnknownModelPriceError } from "../pricing/errors.js";
 import type { CostSource, EstimateReason } from "../pricing/price-usage.js";
 import { reportedCostOf } from "../pricing/reported-cost.js";
-import { InvalidUsageError } from "../usage/validate.js";
+import { usageContract } from "../usage/providers.js";
+import { InvalidUsageError, reportsUsage } from "../usage/validate.js";
 import { billedNothing, isAbortError, isMalformedAnswer, ProviderResponseError } from "../langchain/call-errors.js";
 import type { CallOptions, CallTarget } from "./call-target.js";
 import type { Downgrade, Route } from "./downgrade.js";
@@ -33,9 +34,18 @@ export interface MeteringSettings {
 type Run = CallbackManagerForLLMRun | undefined;
 
 /** @internal What a call received before it ended, as far as pricing it goes. */
-export type Received = Omit<CallOutcome, "messages" | "model" | "provider"> & { model?: string | undefined };
+export type Received = Pick<CallOutcome, "reply" | "usage" | "rawUsage"> & { model?: string | undefined };
 
 let onCostFailed = false;
+
+/** What a conservative charge that crossed a limit is settled at: its record; any other failure is thrown. */
+function keepUnlessBudgetStop(call: MeteredCall) {
+  return (error: unknown): PricedCall => {
+    const record = call.ticket.record;
+    if (!BudgetExceededError.isInstance(error) || !record) throw error;
+    return { usage: record.usage, cost: record.cost };
+  };
+}
 
 /** A sibling cut short by the budget's stop throws a copy of it: its own error, leading to its own record. */
 function ownCopy(stop: BudgetExceededError): BudgetExceededError {
@@ -111,10 +121,11 @@ export class MeteredCall {
       priced = await priceCall(this.settings.catalog, outcome);
     } catch (error) {
       const reason: EstimateReason = error instanceof UnpriceableUsage ? "invalid-usage" : UnknownModelPriceError.isInstance(error) ? "unknown-price" : "failed";
-      const charged = await this.chargeConservatively(received, reason);
+      // Charging it may cross a limit: later calls are refused then, and this call still says why it failed.
+      const charged = await this.chargeConservatively(received, reason).catch(keepUnlessBudgetStop(this));
       if (error instanceof UnpriceableUsage) {
-        const { model, provider } = charged.cost;
-        throw new InvalidUsageError({ model, provider, problems: error.problems, chargedUsd: charged.cost.totalUsd });
+        const { model, provider, totalUsd } = charged.cost;
+        throw new InvalidUsageError({ model, provider, problems: error.problems, chargedUsd: totalUsd });
       }
       throw error;
     }
@@ -154,10 +165,21 @@ export class MeteredCall {
     return thrown;
   }
 
-  /** Ends a call that stopped before its answer was priced (the consumer stopped reading, an abort). Never throws. */
+  /**
+   * Ends a call that stopped before its answer was priced (the consumer stopped reading, an abort). A stream
+   * whose whole usage had arrived (OpenAI's comes once, last) is priced from it; any other is charged
+   * conservatively. Never throws.
+   */
   async cutShort(received: Received): Promise<void> {
     if (this.ticket.ended) return;
     if (!this.ticket.sent) return this.ticket.release();
+    if (reportsUsage(received.usage) && usageContract(this.target.provider).family === "openai") {
+      const settled = await this.finish(received, () => (received.reply ? contentText(received.reply.content) : "")).then(
+        () => true,
+        () => this.ticket.ended,
+      );
+      if (settled) return;
+    }
     await this.chargeConservatively(received, "cut-short").catch(() => {});
   }
 
@@ -226,13 +248,16 @@ export class MeteredCall {
   private outcome(received: Received): CallOutcome {
     const { target, downgradedFrom, options } = this.route;
     const maxOutputTokens = this.plan ? this.plan.plan.maxTokens * this.plan.choices : undefined;
+    // One fixed shape, built once per call: this runs on every call's hot path.
     return {
-      ...received,
       messages: this.messages,
-      tools: options.tools,
+      reply: received.reply,
+      usage: received.usage,
+      rawUsage: received.rawUsage,
       model: received.model ?? servedModelOf(received.reply) ?? target.modelName,
       provider: target.provider,
-      reportedUsd: received.reportedUsd ?? reportedCostOf(undefined, this.headers?.headers),
+      tools: options.tools,
+      reportedUsd: this.headers ? reportedCostOf(undefined, this.headers.headers) : undefined,
       costSource: this.settings.costSource,
       downgradedFrom,
       maxOutputTokens,

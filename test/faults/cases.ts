@@ -17,6 +17,7 @@ import {
   call,
   eventsOf,
   FULL_NANO,
+  HOLD_NANO,
   MARGIN_INPUT_NANO,
   type Mode,
   type Outcome,
@@ -54,8 +55,10 @@ export interface FaultCase {
    * cap every call cut off or unpriceable is charged its hold, HOLD_NANO; an `exact` one its usage.
    */
   charge?: (path: Path) => number;
-  /** The answer came through whole and is priced from its usage (not estimated), hard cap or not. */
-  exact?: boolean;
+  /** What the call is charged under a hard cap when not `exact` (default one hold, HOLD_NANO). */
+  chargeUnderCap?: number;
+  /** The answer came through whole and is priced from its usage (not estimated), hard cap or not; by path. */
+  exact?: (path: Path) => boolean;
   /** Paths where the library can't keep the bar today (a known gap, reported): run as `it.fails`. */
   gap?: (path: Path) => boolean;
   /** The gap leaves a hold behind (a later call that needs the room waits for it). */
@@ -186,7 +189,10 @@ export const FAULTS: FaultCase[] = [
     script: (api) => [reply({ fault: "hang", faultAfterChunks: eventsOf(api) })],
     drive: (w) => abortWhen(w, (texts) => texts >= ANSWER_TOKENS, 50),
     error: () => ABORT,
-    charge: () => margin(ANSWER_TOKENS),
+    // The Responses API's usage comes in `response.completed`, which the metered model reads off the wire:
+    // priced exactly. Chat Completions' usage chunk reaches LangChain, which yields it only after `[DONE]`.
+    exact: (p) => p.api === "responses" && isMetered(p),
+    charge: (p) => (p.api === "responses" && isMetered(p) ? FULL_NANO : margin(ANSWER_TOKENS)),
   },
   {
     name: "caller aborts before any answer (hang)",
@@ -246,13 +252,15 @@ export const FAULTS: FaultCase[] = [
       requests: 2,
       error: () => undefined,
       charge: () => FULL_NANO,
-      exact: true,
+      exact: () => true,
     }),
   ),
   ...(["reset-mid-stream", "malformed-sse"] as const).map(
     (fault): FaultCase => ({
-      // LangChain's own retry (its AsyncCaller, `maxRetries`) of a request the provider billed: the call ends
-      // once, priced from the answer of its last attempt; the first attempt is never charged.
+      // LangChain's own retry (its AsyncCaller, `maxRetries`) of a request the provider billed: each attempt
+      // is a call of its own, ended once: the cut-off one priced conservatively (under a hard cap, its
+      // hold), the retry from its answer. A plain model under a handler is one call to LangChain: its
+      // first attempt goes uncharged.
       name: `${fault} (invoke), then LangChain retries it inside the call (maxRetries 2)`,
       applies: (p) => p.mode === "invoke",
       script: () => [reply({ fault }), reply()],
@@ -260,7 +268,9 @@ export const FAULTS: FaultCase[] = [
       requests: 2,
       billed: 2,
       error: () => undefined,
-      gap: () => true,
+      charge: () => margin(0) + FULL_NANO,
+      chargeUnderCap: HOLD_NANO + FULL_NANO,
+      gap: (p) => !isMetered(p),
     }),
   ),
   {
@@ -274,6 +284,6 @@ export const FAULTS: FaultCase[] = [
     },
     error: () => undefined,
     charge: () => FULL_NANO,
-    exact: true,
+    exact: () => true,
   },
 ];

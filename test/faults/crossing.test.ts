@@ -12,7 +12,7 @@ import { RunnableLambda } from "@langchain/core/runnables";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BudgetExceededError } from "../../src/index.js";
 import { startFakeOpenAI } from "../support/openai-server.js";
-import { type ErrorCheck, TERMINATED } from "./cases.js";
+import { type ErrorCheck, INVALID_USAGE, TERMINATED } from "./cases.js";
 import { call, describeError, type Mode, type Outcome, type Path, quietHandlerErrors, reply, settledAudit, warmTokenizer, within, world } from "./support.js";
 
 beforeAll(async () => {
@@ -31,15 +31,16 @@ const FAULTS = [
   {
     name: "reset-mid-stream",
     reply: reply({ fault: "reset-mid-stream", faultAfterChunks: 11 }),
-    first: () => TERMINATED,
+    first: (_path: Path) => TERMINATED,
     limitNano: (mode: Mode) => (mode === "stream" ? 10_000 : 5_000),
     charged: (mode: Mode) => (mode === "stream" ? 12_150 : 6_150),
   },
-  // An answer whose usage can't be priced is charged, and crossing is what its caller hears (as any answer that crosses).
+  // An answer whose usage can't be priced is charged: the metered model's caller hears that (an
+  // InvalidUsageError with what was charged), as any failed call; a plain model's answer crosses in the handler.
   {
     name: "string usage",
     reply: reply({ rawUsage: { prompt_tokens: "8", completion_tokens: "50", total_tokens: "58" } }),
-    first: () => BUDGET_EXCEEDED("exceeded"),
+    first: (path: Path) => (path.budgeting === "own" ? INVALID_USAGE : BUDGET_EXCEEDED("exceeded")),
     limitNano: () => 33_000,
     charged: () => 36_150,
   },
@@ -56,7 +57,7 @@ describe.each(FAULTS)("$name crosses the limit", (fault) => {
       const calls = async (): Promise<Outcome[]> => [await call(w), await call(w)];
       // A model's own budget is the run's: both calls inside one run.
       const [faulted, next] = await within(path.budgeting === "own" ? RunnableLambda.from(calls).invoke(null) : calls(), 5_000, "the calls");
-      const wanted = fault.first();
+      const wanted = fault.first(path);
       expect(wanted.test(faulted?.error), `expected ${wanted.label}, got ${describeError(faulted?.error)}`).toBe(true);
       expect(BUDGET_EXCEEDED("refused").test(next?.error), describeError(next?.error)).toBe(true);
 

@@ -112,8 +112,9 @@ const runFault = (fault: FaultCase, path: Path) =>
     expect(a.zeroRecords).toBe(0);
     if (capped(path)) expect(charged).toBeGreaterThanOrEqual(a.billedNano);
     if (fault.charge) {
-      expect(charged).toBe(fault.exact || !capped(path) ? fault.charge(path) : HOLD_NANO);
-      expect(a.estimated).toBe(fault.exact ? 0 : 1);
+      const exact = fault.exact?.(path) ?? false;
+      expect(charged).toBe(exact || !capped(path) ? fault.charge(path) : (fault.chargeUnderCap ?? HOLD_NANO));
+      expect(a.estimated).toBe(exact ? 0 : 1);
     }
   });
 

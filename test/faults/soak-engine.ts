@@ -85,8 +85,8 @@ export interface SoakOptions {
   /** A worker stops after this many calls even if the budget never refused it. */
   maxCallsPerWorker?: number;
   /**
-   * The models' `maxRetries`. Default 0: every attempt is a call of its own (the caller retries). With more,
-   * LangChain retries a failed request inside the call (its AsyncCaller): a known gap, see the report.
+   * The models' `maxRetries`. Default 0: the caller retries. With more, LangChain retries a failed request
+   * inside the call (its AsyncCaller): metered models meter each attempt; a plain model's are a known gap.
    */
   maxRetries?: number;
   /** Faults of the fake (default true) and the callers' aborts and `break`s (default true). */
