@@ -18,7 +18,7 @@ const LIMIT_MB = 5;
 
 /**
  * The heap after full GCs, 50 ms apart: a completed metered stream's generator stays registered in a
- * FinalizationRegistry (src/model/metering.ts `droppedStreams`), whose cell is freed only once its cleanup task
+ * FinalizationRegistry (src/model/metered-stream.ts `droppedStreams`), whose cell is freed only once its cleanup task
  * has run after a GC; a `setImmediate` between GCs can come before that task and count cells about to go.
  */
 async function heapAfterGc(): Promise<number> {

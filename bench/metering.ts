@@ -6,7 +6,7 @@
  * `npm run bench -- metering`: standalone `invoke` with the default budget (goal ≤ +50 µs CPU per call and
  * ≤ 1.05× wall), the same with `budget: { hardCap: true }` (≤ +80 µs), a 20-chunk `stream()` consumed whole
  * (≤ +100 µs), and `priceUsage` alone. Every variant of a case runs interleaved with the others, block by block,
- * the order reversed every block (ABC CBA …); ratios and deltas are medians over the blocks of a round, with
+ * the order rotated and reversed (ABC CBA BCA ACB …); ratios and deltas are medians over the blocks of a round, with
  * their min–max. Each case also has an allocation pass: blocks again, each after a full GC, with
  * `v8.GCProfiler` on, so the JS heap allocated in a block is (used heap after − before) + what the GCs during
  * it freed.
@@ -207,7 +207,12 @@ type GcHeap = { heapStatistics: { usedHeapSize: number } };
 
 const load1m = () => Number(loadavg()[0]?.toFixed(2));
 
-/** Runs the variants interleaved block by block (order reversed every block), then the allocation pass. */
+/**
+ * Runs the variants interleaved block by block, then the allocation pass. The order rotates every two
+ * blocks and is reversed every other one (ABC CBA BCA ACB CAB BAC …), so each variant runs first, in the
+ * middle and last, after each of the others, equally often: with a fixed ABC CBA the middle variant always
+ * ran right after another one's garbage and paid for its collection (+100–200 µs per 20-chunk stream).
+ */
 export async function interleave(name: string, variants: Variant<any>[], plan: InterleavePlan = {}): Promise<Interleaved> {
   const blockSize = plan.blockSize ?? 50;
   const blocks = Number(process.env.BENCH_BLOCKS ?? 0) || (plan.blocks ?? 20);
@@ -221,7 +226,11 @@ export async function interleave(name: string, variants: Variant<any>[], plan: I
     v.check(await v.op());
     for (let i = 0; i < warmup; i++) await v.op();
   }
-  const order = (i: number) => (i % 2 === 0 ? variants : [...variants].reverse());
+  const order = (i: number) => {
+    const shift = Math.floor(i / 2) % variants.length;
+    const rotated = [...variants.slice(shift), ...variants.slice(0, shift)];
+    return i % 2 === 0 ? rotated : rotated.reverse();
+  };
   const samples = variants.map((): Sample[] => []);
   for (let b = 0; b < blocks; b++) {
     for (const v of order(b)) {
@@ -368,7 +377,7 @@ section("metering", async () => {
       stream("ChatOpenAI", plain, false),
       stream("MeteredChatModel (default $2 budget)", metered, true),
       stream("MeteredChatModel, hardCap: true", capped, true),
-    ], { blocks: 80, blockSize: 15, warmup: 100 });
+    ], { blocks: 84, blockSize: 15, warmup: 100 });
 
     const ROUND = 100;
     const round = (label: string, model: ChatOpenAI, isMetered: boolean): Variant<AIMessage[]> => ({

@@ -169,6 +169,8 @@ export function retrierOf(model: BaseChatModel): AsyncCaller | undefined {
   return caller && typeof caller.callWithOptions === "function" && typeof retries === "number" && retries > 0 ? caller : undefined;
 }
 
+let oneAttempt: AsyncCaller | undefined;
+
 /**
  * @internal A view of a chat model (and of ChatOpenAI's delegates) that sends each call as one attempt: its
  * `caller` never retries. A metered call retries through the model's own caller instead, one budgeted
@@ -176,7 +178,9 @@ export function retrierOf(model: BaseChatModel): AsyncCaller | undefined {
  * answer was generated, an answer that isn't one) is charged, not hidden behind the retry that succeeded.
  */
 export function singleAttemptView(model: BaseChatModel): BaseChatModel {
-  const once = new AsyncCaller({ maxRetries: 0 });
+  // One for every view: it holds no state of a model's (the model's own caller still limits concurrency,
+  // since every attempt runs inside it), and an agent makes a model per call through `bindTools`.
+  const once = (oneAttempt ??= new AsyncCaller({ maxRetries: 0 }));
   const view = Object.create(model) as Loose;
   view.caller = once;
   const fields = model as unknown as Loose;

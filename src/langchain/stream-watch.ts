@@ -8,7 +8,7 @@ import { encoderFor } from "../usage/tokenizer.js";
 import { ZERO_USAGE } from "../usage/usage.js";
 import { countInputTokens, inputTokenBound, utf8Length } from "./messages.js";
 
-const FEMTO_PER_NANO = 1_000_000n;
+const FEMTO_PER_NANO = 1e6;
 
 /**
  * @internal Watches a stream's text against its budget, so it can be stopped as soon as what it received
@@ -19,8 +19,8 @@ const FEMTO_PER_NANO = 1_000_000n;
 export class StreamWatch {
   private text = "";
   private bytes = 0;
-  private rates: Rates | null | undefined;
-  private inputBytes: number | undefined;
+  /** The byte bound's fixed part (the input at its dearest rate) and its rate per output byte, in nano-USD. */
+  private bound: { inputNano: number; perOutputByte: number } | null | undefined;
   private inputTokens: number | undefined;
   private outputTokens = 0;
   private countedChars = 0;
@@ -47,16 +47,22 @@ export class StreamWatch {
     return this.priceSoFar().then((partial) => (partial && this.budget.wouldCross(partial.cost.nanoUsd - this.heldNano()) ? partial : undefined));
   }
 
-  /** An upper bound on what the call has cost so far, from byte counts. */
+  /**
+   * An upper bound on what the call has cost so far, from byte counts. In floating point, on every chunk: its
+   * rounding (under a thousandth of a nano-dollar for any real call) is covered by the nano-dollar added.
+   */
   private boundNano(): number {
-    if (this.rates === undefined) {
-      const quote = this.catalog.find(this.call.model, this.call.provider);
-      this.rates = quote ? boundRates(quote.price) : null;
-    }
-    if (!this.rates) return Number.MAX_SAFE_INTEGER; // no price known: always count precisely
-    this.inputBytes ??= inputTokenBound(this.call.messages, this.call.model, this.call.tools);
-    const femto = BigInt(this.inputBytes) * this.rates.input + BigInt(this.bytes) * this.rates.output;
-    return Number(femto / FEMTO_PER_NANO) + 1;
+    this.bound ??= this.boundOf();
+    if (!this.bound) return Number.MAX_SAFE_INTEGER; // no price known: always count precisely
+    return Math.ceil(this.bound.inputNano + this.bytes * this.bound.perOutputByte) + 1;
+  }
+
+  private boundOf(): { inputNano: number; perOutputByte: number } | null {
+    const quote = this.catalog.find(this.call.model, this.call.provider);
+    if (!quote) return null;
+    const rates: Rates = boundRates(quote.price);
+    const inputBytes = inputTokenBound(this.call.messages, this.call.model, this.call.tools);
+    return { inputNano: (inputBytes * Number(rates.input)) / FEMTO_PER_NANO, perOutputByte: Number(rates.output) / FEMTO_PER_NANO };
   }
 
   /** What was received so far, priced: the input and the output counted locally (estimated). */

@@ -109,13 +109,15 @@ export class CallTarget {
    * lowered to `maxTokens` (or a place for a raw-stream tap).
    */
   private view(maxTokens: number | undefined, always = false): BaseChatModel {
-    if (!this.base) {
-      // The SDK client is made lazily on `this`: make it on the model first, or each view would build its own.
-      if (isChatOpenAI(this.model)) ensureOpenAIClients(this.model);
-      this.base = this.retrier() ? singleAttemptView(this.model) : this.model;
-    }
-    return maxTokens === undefined && !always ? this.base : viewWithMaxTokens(this.base, maxTokens);
+    this.base ??= this.retrier() ? singleAttemptView(this.model) : this.model;
+    if (maxTokens === undefined && !always) return this.base;
+    // The SDK client is made lazily on `this`: make it on the base first, or each per-call view would build its own.
+    if (!this.clientsMade && isChatOpenAI(this.base)) ensureOpenAIClients(this.base);
+    this.clientsMade = true;
+    return viewWithMaxTokens(this.base, maxTokens);
   }
+
+  private clientsMade = false;
 }
 
 const isChatOpenAI = (model: BaseChatModel): boolean => {

@@ -1,9 +1,10 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
-import { AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
+import { type AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { PricedCall } from "../budget/budget-call.js";
 import { ProviderResponseError } from "../langchain/call-errors.js";
+import { contentText } from "../langchain/messages.js";
 import type { MeteredCall } from "./metered-call.js";
 import { StreamTally } from "./stream-tally.js";
 
@@ -43,12 +44,45 @@ export async function startStream<T>(
   }
 }
 
+/** What is still open when a stream is dropped: its call and what it received. */
+interface OpenStream {
+  started?: StartedStream<unknown>;
+}
+
 /**
- * @internal The chunks of a started stream, each counted, the stream stopped as soon as what it received
- * would take the budget over its limit, and the cost put on its last usage-bearing chunk. Ends the call
- * exactly once: with its answer, an error, or what it received when the consumer stops reading.
+ * A stream LangChain raced past (it races a generator against the call's abort signal and never calls
+ * `return()` on it) or that its consumer simply dropped can't run its own `finally`: when its generator is
+ * collected with its call still open, the call is ended with what it received.
  */
-export async function* meteredChunks(started: StartedStream<ChatGenerationChunk>): AsyncGenerator<ChatGenerationChunk> {
+const droppedStreams = new FinalizationRegistry<OpenStream>(({ started }) => {
+  if (started && !started.call.ended) void started.call.cutShort(started.seen.soFar());
+});
+
+/** Watches `generator` for being dropped with its call open (see `droppedStreams`). */
+function watched<T>(open: OpenStream, generator: AsyncGenerator<T>): AsyncGenerator<T> {
+  droppedStreams.register(generator, open, open);
+  return generator;
+}
+
+/**
+ * @internal A metered stream of chunks, from `start` (a started stream, or the one answer of a call a
+ * graceful budget refused): each chunk counted, the stream stopped as soon as what it received would take
+ * the budget over its limit, and the cost put on its last usage-bearing chunk. Ends the call exactly once:
+ * with its answer, an error, or what it received when the consumer stops reading or drops the stream. One
+ * generator between the consumer and the model's own stream: every layer costs each chunk a few promises.
+ */
+export function meteredChunks(start: () => Promise<StartedStream<ChatGenerationChunk> | AIMessage>): AsyncGenerator<ChatGenerationChunk> {
+  const open: OpenStream = {};
+  return watched(open, chunksOf(open, start));
+}
+
+async function* chunksOf(open: OpenStream, start: () => Promise<StartedStream<ChatGenerationChunk> | AIMessage>): AsyncGenerator<ChatGenerationChunk> {
+  const started = await start();
+  if (!("call" in started)) {
+    yield new ChatGenerationChunk({ text: contentText(started.content), message: new AIMessageChunk({ ...started }) });
+    return;
+  }
+  open.started = started as StartedStream<unknown>;
   const { call, seen, items } = started;
   // A chunk with usage is held until the next one arrives: usage may come in several chunks (Anthropic,
   // Gemini), and the cost goes on the last of them, once the whole usage is known.
@@ -57,7 +91,8 @@ export async function* meteredChunks(started: StartedStream<ChatGenerationChunk>
   try {
     for (let next = started.first; !next.done; next = await items.next()) {
       const chunk = next.value;
-      if (await stopsAt(call, seen.add(chunk.message, chunk.generationInfo?.model_name), seen)) break;
+      const stops = stopsAt(call, seen.add(chunk.message, chunk.generationInfo?.model_name), seen);
+      if (stops !== false && (await stops)) break;
       if (held) yield held;
       held = StreamTally.carriesUsage(chunk.message) ? chunk : undefined;
       if (!held) yield chunk;
@@ -67,7 +102,7 @@ export async function* meteredChunks(started: StartedStream<ChatGenerationChunk>
   } catch (error) {
     throw await call.fail(error, seen.soFar());
   } finally {
-    await endStream(started);
+    await endStream(open, started);
   }
   if (held && !priced.cost.estimated) {
     held.message.response_metadata = { ...held.message.response_metadata, cost: priced.cost };
@@ -79,13 +114,21 @@ export async function* meteredChunks(started: StartedStream<ChatGenerationChunk>
   yield costChunk(priced);
 }
 
-/** @internal The events of a started event stream (`_streamChatModelEvents`), metered as `meteredChunks` meters chunks. */
-export async function* meteredEvents(started: StartedStream<ChatModelStreamEvent>): AsyncGenerator<ChatModelStreamEvent> {
+/** @internal A metered stream of events (`_streamChatModelEvents`) from `start`, metered as `meteredChunks` meters chunks. */
+export function meteredEvents(start: () => Promise<StartedStream<ChatModelStreamEvent>>): AsyncGenerator<ChatModelStreamEvent> {
+  const open: OpenStream = {};
+  return watched(open, eventsOf(open, start));
+}
+
+async function* eventsOf(open: OpenStream, start: () => Promise<StartedStream<ChatModelStreamEvent>>): AsyncGenerator<ChatModelStreamEvent> {
+  const started = await start();
+  open.started = started as StartedStream<unknown>;
   const { call, seen, items } = started;
   try {
     for (let next = started.first; !next.done; next = await items.next()) {
       const event = next.value;
-      if (await stopsAt(call, seen.addEvent(event), seen)) break;
+      const stops = stopsAt(call, seen.addEvent(event), seen);
+      if (stops !== false && (await stops)) break;
       if (event.event !== "message-finish") {
         yield event;
         continue;
@@ -101,7 +144,7 @@ export async function* meteredEvents(started: StartedStream<ChatModelStreamEvent
   } catch (error) {
     throw await call.fail(error, seen.soFar());
   } finally {
-    await endStream(started);
+    await endStream(open, started);
   }
 }
 
@@ -115,7 +158,8 @@ export async function concatStream(chunks: AsyncIterable<ChatGenerationChunk>, s
   for await (const chunk of chunks) {
     const text = seen.add(chunk.message, chunk.generationInfo?.model_name);
     final = final ? final.concat(chunk) : chunk;
-    if (await stopsAt(call, text, seen)) break;
+    const stops = stopsAt(call, text, seen);
+    if (stops !== false && (await stops)) break;
   }
   if (!final) return { generations: [] };
   const generationInfo = final.generationInfo ? { generationInfo: final.generationInfo } : {};
@@ -124,24 +168,24 @@ export async function concatStream(chunks: AsyncIterable<ChatGenerationChunk>, s
 
 /**
  * Counts a stream's new text against its budget: true when the stream must end here (a graceful budget
- * reached its limit); throws the budget's stop otherwise. Cheap unless the stream is near its limit.
+ * reached its limit); throws the budget's stop otherwise. Synchronous `false` while the stream is far from
+ * its limit, so a chunk costs no extra microtask.
  */
-async function stopsAt(call: MeteredCall, text: string, seen: StreamTally): Promise<boolean> {
+function stopsAt(call: MeteredCall, text: string, seen: StreamTally): false | Promise<boolean> {
   const partial = call.watch.observe(text);
-  if (partial === undefined) return false;
-  const priced = await partial;
-  return priced ? call.stopAt(priced, () => seen.answer) : false;
+  return partial === undefined ? false : partial.then((priced) => (priced ? call.stopAt(priced, () => seen.answer) : false));
 }
 
 /**
  * Ends a stream's call if it is still open (the consumer stopped reading), and lets go of it: the model's
  * own stream is returned, which aborts its request when it stopped early (at the limit, or its consumer's).
  */
-async function endStream({ call, seen, items, unwatch }: StartedStream<unknown>): Promise<void> {
+async function endStream(open: OpenStream, { call, seen, items, unwatch }: StartedStream<unknown>): Promise<void> {
   unwatch();
   await items.return?.(undefined)?.catch(() => {});
   if (!call.ended) await call.cutShort(seen.soFar());
   call.close();
+  droppedStreams.unregister(open);
 }
 
 /**

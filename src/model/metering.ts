@@ -1,7 +1,7 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
-import { type AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
-import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import type { AIMessage, BaseMessage } from "@langchain/core/messages";
+import type { ChatGenerationChunk, ChatResult } from "@langchain/core/outputs";
 import type { BudgetCall } from "../budget/budget-call.js";
 import { type CallPlan, DEFAULT_MAX_OUTPUT_TOKENS, planCall } from "../budget/plan.js";
 import { ProviderResponseError } from "../langchain/call-errors.js";
@@ -14,26 +14,12 @@ import type { CallOptions, CallTarget } from "./call-target.js";
 import type { Route } from "./downgrade.js";
 import { endingAnswer, graceful, ungraceful } from "./graceful-stop.js";
 import { MeteredCall, type MeteringSettings, type Received } from "./metered-call.js";
-import { concatStream, meteredChunks, meteredEvents, type StartedStream, startStream, toUsageMetadata } from "./metered-stream.js";
+import { concatStream, meteredChunks, meteredEvents, startStream, toUsageMetadata } from "./metered-stream.js";
 import { StreamTally } from "./stream-tally.js";
 
 export type { MeteringSettings } from "./metered-call.js";
 
 type Run = CallbackManagerForLLMRun | undefined;
-
-/** What is still open when a stream is dropped: its call and what it received. */
-interface OpenStream {
-  started?: StartedStream<unknown>;
-}
-
-/**
- * A stream LangChain raced past (it races a generator against the call's abort signal and never calls
- * `return()` on it) or that its consumer simply dropped can't run its own `finally`: when its generator is
- * collected with its call still open, the call is ended with what it received.
- */
-const droppedStreams = new FinalizationRegistry<OpenStream>(({ started }) => {
-  if (started && !started.call.ended) void started.call.cutShort(started.seen.soFar());
-});
 
 /**
  * @internal The metering core: wraps a model's three ways of sending a call (`_generate`,
@@ -52,17 +38,25 @@ export class Metering {
   }
 
   stream(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatGenerationChunk> {
-    const open: OpenStream = {};
-    const generator = this.streamChunks(open, primary, messages, options, runManager);
-    droppedStreams.register(generator, open, open);
-    return generator;
+    return meteredChunks(() =>
+      this.retrying(primary, options, async () => {
+        const call = await this.open(primary, messages, options, runManager);
+        return startStream(call, () => call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens));
+      }).catch(endingAnswer),
+    );
   }
 
   events(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatModelStreamEvent> {
-    const open: OpenStream = {};
-    const generator = this.streamEvents(open, primary, messages, options, runManager);
-    droppedStreams.register(generator, open, open);
-    return generator;
+    return meteredEvents(() =>
+      this.retrying(primary, options, async () => {
+        const call = await this.open(primary, messages, options, runManager).catch((error: unknown) => {
+          throw ungraceful(error);
+        });
+        return startStream(call, (seen) =>
+          call.target.events(messages, call.sendOptions(), runManager, call.maxTokens, (data) => seen.addRawEvent(data)),
+        );
+      }),
+    );
   }
 
   private async generateOnce(primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): Promise<ChatResult> {
@@ -93,34 +87,6 @@ export class Metering {
       message.response_metadata = { ...message.response_metadata, cost: priced.cost };
     }
     return result;
-  }
-
-  private async *streamChunks(open: OpenStream, primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatGenerationChunk> {
-    const started = await this.retrying(primary, options, async () => {
-      const call = await this.open(primary, messages, options, runManager);
-      return startStream(call, () => call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens));
-    }).catch(endingAnswer);
-    if (!("call" in started)) {
-      yield new ChatGenerationChunk({ text: contentText(started.content), message: new AIMessageChunk({ ...started }) });
-      return;
-    }
-    open.started = started as StartedStream<unknown>;
-    yield* meteredChunks(started);
-    droppedStreams.unregister(open);
-  }
-
-  private async *streamEvents(open: OpenStream, primary: CallTarget, messages: BaseMessage[], options: CallOptions, runManager: Run): AsyncGenerator<ChatModelStreamEvent> {
-    const started = await this.retrying(primary, options, async () => {
-      const call = await this.open(primary, messages, options, runManager).catch((error: unknown) => {
-        throw ungraceful(error);
-      });
-      return startStream(call, (seen) =>
-        call.target.events(messages, call.sendOptions(), runManager, call.maxTokens, (data) => seen.addRawEvent(data)),
-      );
-    });
-    open.started = started as StartedStream<unknown>;
-    yield* meteredEvents(started);
-    droppedStreams.unregister(open);
   }
 
   /** Runs `attempt` through the target's own retrier, when it retries; each attempt is a call of its own. */

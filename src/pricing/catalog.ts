@@ -35,16 +35,18 @@ export class PriceCatalog {
 
   /** The price for `model`, or `undefined` when nothing prices it. */
   find(model: string, provider?: string, at: Date = new Date()): PriceQuote | undefined {
-    const override = this.findOverride(model.toLowerCase());
+    const override = this.overrides.size ? this.findOverride(model.toLowerCase()) : undefined;
     if (override) return { pricedAs: override[0], provider: genaiProviderId(provider), price: override[1], source: "override" };
     const found = lookupGenaiPrice(model, genaiProviderId(provider), at);
     if (!found) return undefined;
-    return {
-      pricedAs: found.model,
-      provider: found.provider,
-      price: found.price,
-      source: genaiPriceSource(),
-    };
+    // A model's fixed price is one object for every call (see lookupGenaiPrice): so is its quote, until the
+    // price data is refreshed (a new source).
+    const source = genaiPriceSource();
+    const cached = quotes.get(found);
+    if (cached?.source === source) return cached;
+    const quote: PriceQuote = { pricedAs: found.model, provider: found.provider, price: found.price, source };
+    quotes.set(found, quote);
+    return quote;
   }
 
   /** The price for `model`; throws `UnknownModelPriceError` rather than price a call at $0. */
@@ -67,6 +69,7 @@ export class PriceCatalog {
   }
 }
 
+const quotes = new WeakMap<object, PriceQuote>();
 const defaultCatalog = new PriceCatalog();
 const catalogs = new WeakMap<object, PriceCatalog>();
 

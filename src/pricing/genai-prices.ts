@@ -36,7 +36,8 @@ export interface GenaiPrice {
 }
 
 type Resolution =
-  | { model: ModelInfo; provider: Provider; fixed: CompiledPrice | null }
+  // `fixed`: the model's one price, found once (a date-dependent model's is picked per call).
+  | { model: ModelInfo; provider: Provider; fixed: GenaiPrice | null }
   | null;
 
 // Matching a model name against genai-prices' data scans hundreds of match rules: do it once per name.
@@ -63,16 +64,18 @@ export function lookupGenaiPrice(model: string, providerId: string | undefined, 
     resolutions.set(key, resolution);
   }
   if (resolution === null) return undefined;
-  const price = resolution.fixed ?? priceAt(resolution.model, resolution.provider, at);
+  if (resolution.fixed) return resolution.fixed;
+  const price = priceAt(resolution.model, resolution.provider, at);
   return price ? { model: resolution.model.id, provider: resolution.provider.id, price } : undefined;
 }
 
 function resolve(model: string, providerId: string | undefined): Resolution {
   const found = calcPrice({}, model, providerId ? { providerId } : {});
   if (!found) return null;
-  const fixed = Array.isArray(found.model.prices) ? null : compileOnce(found.model_price);
-  if (fixed === null && !Array.isArray(found.model.prices)) return null;
-  return { model: found.model, provider: found.provider, fixed };
+  if (Array.isArray(found.model.prices)) return { model: found.model, provider: found.provider, fixed: null };
+  const price = compileOnce(found.model_price);
+  if (price === null) return null;
+  return { model: found.model, provider: found.provider, fixed: { model: found.model.id, provider: found.provider.id, price } };
 }
 
 function priceAt(model: ModelInfo, provider: Provider, at: Date): CompiledPrice | null {

@@ -16,6 +16,7 @@
  *   10,000 = 89.75 → 89 tokens; reserved 102,500 + 890,000 = 992,500 ($0.0009925). The call that writes
  *   its 89 tokens costs 8 × 2,500 + 89 × 10,000 = 20,000 + 890,000 = 910,000 ($0.00091).
  */
+import { ChatOpenAICompletions, ChatOpenAIResponses } from "@langchain/openai";
 import { Tiktoken } from "js-tiktoken/lite";
 import { describe, expect, it, vi } from "vitest";
 import { BudgetCallbackHandler, BudgetExceededError, type CostRecord } from "../../src/index.js";
@@ -500,5 +501,39 @@ describe("n > 1: the reservation covers every output", () => {
     const error = await rejectionOf(meteredModel(server(), { model: "gpt-4o-mini", n: 3 }).invoke(PROMPT, { callbacks: [budget] }));
     expect(error).toMatchObject({ name: "BudgetExceededError", stop: "refused" });
     expect(server().requests).toHaveLength(0);
+  });
+});
+
+describe("one SDK client per model, however many capped calls", () => {
+  // A capped call is sent through a per-call view of the model (its own max tokens); the OpenAI client is made
+  // lazily on `this`, so a view made before it exists would build a client (~260 µs, 38 KB) per call.
+  it.each([
+    { api: "chat", useResponsesApi: false, maxRetries: 0 },
+    { api: "responses", useResponsesApi: true, maxRetries: 0 },
+    { api: "chat, retrying", useResponsesApi: false, maxRetries: 2 },
+    { api: "responses, retrying", useResponsesApi: true, maxRetries: 2 },
+  ])("$api: five invokes and five streams send through one client", async ({ useResponsesApi, maxRetries }) => {
+    server().setDefault(billing({ outputTokens: 20 }));
+    const Delegate = useResponsesApi ? ChatOpenAIResponses : ChatOpenAICompletions;
+    const clients = new Set<unknown>();
+    const original = Delegate.prototype.completionWithRetry;
+    const spy = vi.spyOn(Delegate.prototype, "completionWithRetry").mockImplementation(async function (this: { client?: unknown }, ...args: unknown[]) {
+      try {
+        return await (original as (...a: unknown[]) => Promise<never>).apply(this, args);
+      } finally {
+        clients.add(this.client);
+      }
+    });
+    try {
+      const model = meteredModel(server(), { model: "gpt-4o-mini", useResponsesApi, maxRetries, budget: { limitUsd: 1, hardCap: true } });
+      for (let i = 0; i < 5; i++) await model.invoke(PROMPT);
+      for (let i = 0; i < 5; i++) await drain(await model.stream(PROMPT));
+      expect(spy).toHaveBeenCalledTimes(10);
+      expect(server().requests).toHaveLength(10);
+      expect(clients.size).toBe(1);
+      expect([...clients][0]).toBeDefined();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -10,7 +10,7 @@
  * in 0.15 out 0.60.
  */
 import { ChatOpenAI } from "@langchain/openai";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BudgetCallbackHandler, LITELLM_COST_HEADER, meter, MeteredChatModel, type MeteredChatModelFields, providerFromBaseUrl } from "../../src/index.js";
 import { baseUrlOfSerialized, resolveProvider } from "../../src/pricing/providers.js";
 import { collect, costOf, useFakeOpenAI } from "../support/metered.js";
@@ -83,10 +83,27 @@ describe("MeteredChatModel against OpenAI-compatible providers", () => {
   });
 
   it("DeepSeek: cache hits reported as prompt_cache_hit_tokens are priced as cache reads", async () => {
-    // 400 × 0.27 + 600 × 0.07 + 100 × 1.10 = $0.000108 + $0.000042 + $0.00011 = $0.00026
-    fake.server.script({ usage: { promptTokens: 1000, completionTokens: 100 }, extraUsage: { prompt_cache_hit_tokens: 600, prompt_cache_miss_tokens: 400 } });
-    const cost = costOf(await at("https://api.deepseek.com", { model: "deepseek-chat" }).invoke("hi"));
-    expect(cost).toMatchObject({ nanoUsd: 260_000, provider: "deepseek" });
+    // DeepSeek's prices depend on the time of day (half price 16:30–00:30 UTC): price a call at 10:00 UTC.
+    vi.useFakeTimers({ toFake: ["Date"], now: new Date("2026-12-01T10:00:00Z") });
+    try {
+      // 400 × 0.27 + 600 × 0.07 + 100 × 1.10 = $0.000108 + $0.000042 + $0.00011 = $0.00026
+      fake.server.script({ usage: { promptTokens: 1000, completionTokens: 100 }, extraUsage: { prompt_cache_hit_tokens: 600, prompt_cache_miss_tokens: 400 } });
+      const cost = costOf(await at("https://api.deepseek.com", { model: "deepseek-chat" }).invoke("hi"));
+      expect(cost).toMatchObject({ nanoUsd: 260_000, provider: "deepseek" });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("DeepSeek off-peak (16:30–00:30 UTC): the same call at half price, picked per call", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: new Date("2026-12-01T17:00:00Z") });
+    try {
+      fake.server.script({ usage: { promptTokens: 1000, completionTokens: 100 }, extraUsage: { prompt_cache_hit_tokens: 600, prompt_cache_miss_tokens: 400 } });
+      const cost = costOf(await at("https://api.deepseek.com", { model: "deepseek-chat" }).invoke("hi"));
+      expect(cost).toMatchObject({ nanoUsd: 130_000, provider: "deepseek" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a model on a provider's URL that the provider doesn't price is an error at construction", () => {
