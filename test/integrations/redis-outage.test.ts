@@ -82,6 +82,15 @@ function hooked(store: RedisBudgetStore, beforeReserve: () => void): BudgetStore
   };
 }
 
+/** `store`, with Redis frozen (SIGSTOP) right before its first reserve. */
+function frozenAtFirstHold(store: RedisBudgetStore): BudgetStore {
+  let freeze = true;
+  return hooked(store, () => {
+    if (freeze) process.kill(redis!.pid!, "SIGSTOP");
+    freeze = false;
+  });
+}
+
 /**
  * Waits until ioredis has failed every command it queued while disconnected. (It queues them while it
  * reconnects, and sends them if the reconnection succeeds: a command that timed out during the outage can
@@ -263,11 +272,7 @@ describeRedis("Redis failing around a hard-capped call: the store ends up with w
   it("frozen at the hold: refused, nothing sent; once Redis wakes, the hold that landed late is released and the log ends on $0", async () => {
     server().setDefault({ usage: USAGE });
     const inner = new RedisBudgetStore({ url: redis!.url, timeoutMs: 300 });
-    let freeze = true;
-    const store = hooked(inner, () => {
-      if (freeze) process.kill(redis!.pid!, "SIGSTOP");
-      freeze = false;
-    });
+    const store = frozenAtFirstHold(inner);
     const clock = breakerClock(store);
     const tenant = uniqueId("frozen-hold");
     const sink = new MemorySink();
@@ -368,11 +373,7 @@ describeRedis("Redis failing around a hard-capped call: the store ends up with w
     server().setDefault({ usage: USAGE });
     vi.spyOn(console, "warn").mockImplementation(() => {});
     const inner = new RedisBudgetStore({ url: redis!.url, timeoutMs: 300 });
-    let freeze = true;
-    const store = hooked(inner, () => {
-      if (freeze) process.kill(redis!.pid!, "SIGSTOP");
-      freeze = false;
-    });
+    const store = frozenAtFirstHold(inner);
     const clock = breakerClock(store);
     const tenant = uniqueId("allow-hold");
     const sink = new MemorySink();
