@@ -143,9 +143,16 @@ const median = (values: number[]) => {
 };
 
 /** The checks every fleet ends with: log == counter, call by call. Returns the reconciliation. */
-async function expectReconciled(key: string, lines: MeterEntry[], story: (ledger?: Reconciliation) => string): Promise<Reconciliation> {
+async function expectReconciled(
+  key: string,
+  lines: MeterEntry[],
+  story: (ledger?: Reconciliation) => string,
+  /** "held" lines of a killed worker, whose holds may never have reached Redis. */
+  killed: MeterEntry[] = [],
+): Promise<Reconciliation> {
   const ledger = await reconcile(store.client, key, lines);
   expect(ledger.mismatches, story(ledger)).toEqual([]);
+  expect(ledger.unlanded.filter((line) => !killed.some((k) => k.callId === line.callId)), story(ledger)).toEqual([]);
   expect(ledger.strangers, story(ledger)).toEqual([]);
   // Redis counted each call once: its settled calls at their logged cost, plus the charges of expired holds,
   // come to the counter exactly (a call counted twice would leave the counter above them).
@@ -464,6 +471,7 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
           await untilRequests(server.requests.length + 20, story);
 
           let dead: MeterEntry[] = [];
+          const landed: MeterEntry[] = [];
           if (onStoreError === "deny") {
             // w3 starts a call that the fake answers after 10 s, and is killed once the request is in flight.
             // First it has delivered every end of a call that waited for Redis to be back (a worker killed
@@ -480,11 +488,17 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
             dead = [...lastLines(readLog(doomed.logPath)).values()].filter((l) => l.decision === "held");
             phases.killed = { held: dead.map((l) => l.costNanoUsd) };
             expect(dead.length, story()).toBeGreaterThanOrEqual(1);
-            // Held, not yet charged: it is charged once its TTL is over (Redis' clock).
+            // Held, not yet charged: it is charged once its TTL is over (Redis' clock). A line whose hold Redis
+            // never took is the worker killed between writing it and Redis taking the hold (the log goes first);
+            // such a call was never sent. The slow call's hold landed: the fake received its request.
             for (const line of dead) {
-              expect(Number(await store.client.hget(`${key}:holds`, line.callId)), story()).toBe(line.costNanoUsd);
+              const held = await store.client.hget(`${key}:holds`, line.callId);
+              if (held === null) continue;
+              landed.push(line);
+              expect(Number(held), story()).toBe(line.costNanoUsd);
               expect(Number(await store.client.zscore(`${key}:exp`, line.callId)) - killedAt, story()).toBeLessThanOrEqual(ttl);
             }
+            expect(landed.length, story()).toBeGreaterThanOrEqual(1);
             await untilRequests(server.requests.length + 10, story);
           }
 
@@ -501,8 +515,8 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
             errors: errors.slice(0, 5),
           }));
           // The dead worker's holds are charged once their TTL is over: bring the counter up to now.
-          if (dead.length) {
-            const allCharged = async () => (await Promise.all(dead.map((l) => store.client.hexists(`${key}:expired`, l.callId)))).every(Boolean);
+          if (landed.length) {
+            const allCharged = async () => (await Promise.all(landed.map((l) => store.client.hexists(`${key}:expired`, l.callId)))).every(Boolean);
             for (const until = Date.now() + 10_000; Date.now() < until; ) {
               await store.check([{ key: key.slice(4), limitNano: 1e9 }]); // Redis charges the expired holds
               if (await allCharged()) break;
@@ -511,12 +525,12 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
           }
 
           const lines = workers.flatMap((w) => readLog(w.logPath));
-          const ledger = await expectReconciled(key, lines, story);
+          const ledger = await expectReconciled(key, lines, story, dead);
           expect(reports.flatMap((r) => r.errors), story(ledger)).toEqual([]);
           expect(reports.some((r) => r.redeliveriesLeft), story(ledger)).toBe(false);
           expect(ledger.counter, story(ledger)).toBeGreaterThan(0);
           // The dead worker's calls: each ends on its "held" line, and Redis charged exactly that.
-          for (const line of dead) expect(ledger.traces.get(line.callId), story(ledger)).toEqual({ marker: null, expired: line.costNanoUsd, held: undefined });
+          for (const line of landed) expect(ledger.traces.get(line.callId), story(ledger)).toEqual({ marker: null, expired: line.costNanoUsd, held: undefined });
           const local = sum(ledger.localOnly.map((l) => l.costNanoUsd));
           if (onStoreError === "deny") {
             // Fail closed: calls were refused while Redis was down, fast once the breaker had opened (the
@@ -525,9 +539,10 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
             expect(refusals.length, story(ledger)).toBeGreaterThan(0);
             expect(median(refusals), story(ledger)).toBeLessThan(100);
             expect(Math.max(...refusals), story(ledger)).toBeLessThan(1000 + 2000);
-            // The log and the counter agree to the nano-dollar.
+            // The log and the counter agree to the nano-dollar, but for holds the killed worker logged and
+            // Redis never took (the log is ahead of the store there, by what those calls could have cost).
             expect(ledger.localOnly, story(ledger)).toEqual([]);
-            expect(ledger.logged, story(ledger)).toBe(ledger.counter);
+            expect(ledger.logged - sum(ledger.unlanded.map((l) => l.costNanoUsd)), story(ledger)).toBe(ledger.counter);
           } else {
             // "allow": calls went on while Redis was down, metered in this process. A call that never reached
             // Redis (admitted while its breaker was open) is in the log only: the log is the counter plus

@@ -67,6 +67,11 @@ export interface Reconciliation {
   explained: number;
   /** Calls Redis has no trace of, with a billed last line: metered only by this process (`onStoreError: "allow"`). */
   localOnly: MeterEntry[];
+  /**
+   * Calls Redis has no trace of, with a last line "held": the log is written ahead of the store, so a worker
+   * killed between its "held" line and Redis taking the hold leaves one (never sent: a call waits for its hold).
+   */
+  unlanded: MeterEntry[];
   /** One message per call whose log and Redis disagree (empty when they agree). */
   mismatches: string[];
   /** Expired charges in Redis of call ids no log has. */
@@ -82,7 +87,7 @@ export interface Reconciliation {
  * - a billed last line: Redis settled it (marker "settled"), or has no trace of it at all (a call metered
  *   locally while the store was down, under "allow": listed in `localOnly`);
  * - a last line "held": Redis charged its expired hold at exactly that amount (or still holds it, if it has
- *   not expired yet);
+ *   not expired yet), or never took it (listed in `unlanded`);
  * - a last line "released" / "refused": Redis holds and charges nothing for it.
  */
 export async function reconcile(redis: Redis, key: string, lines: readonly MeterEntry[], prefix = "lcm:"): Promise<Reconciliation> {
@@ -95,6 +100,7 @@ export async function reconcile(redis: Redis, key: string, lines: readonly Meter
   const traces = new Map<string, RedisTrace>();
   const mismatches: string[] = [];
   const localOnly: MeterEntry[] = [];
+  const unlanded: MeterEntry[] = [];
   const outcomes: Record<string, number> = {};
   let explained = 0;
   ids.forEach((id, i) => {
@@ -115,14 +121,15 @@ export async function reconcile(redis: Redis, key: string, lines: readonly Meter
       else if (trace.marker !== "settled" || trace.expired !== undefined || trace.held !== undefined) say("Redis did not settle it");
     } else if (line.decision === "held") {
       const amount = trace.expired ?? trace.held;
-      if (trace.marker !== null || amount !== line.costNanoUsd) say("Redis did not charge its hold at that amount");
+      if (none) unlanded.push(line);
+      else if (trace.marker !== null || amount !== line.costNanoUsd) say("Redis did not charge its hold at that amount");
     } else if (trace.marker === "settled" || trace.expired !== undefined || trace.held !== undefined) {
       say("Redis still counts or holds something for it");
     }
   });
   const strangers = Object.keys(expiredAll).filter((id) => !last.has(id));
   for (const id of strangers) explained += Number(expiredAll[id]);
-  return { counter, logged: loggedNano(lines), explained, localOnly, mismatches, strangers, outcomes, traces };
+  return { counter, logged: loggedNano(lines), explained, localOnly, unlanded, mismatches, strangers, outcomes, traces };
 }
 
 /**
