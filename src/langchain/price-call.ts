@@ -3,7 +3,7 @@ import type { PricedCall } from "../budget/budget-call.js";
 import { boundRates, costAtRates, withInputMargin } from "../budget/plan.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
 import { nanoToUsd } from "../pricing/money.js";
-import { type Cost, type CostSource, costFromQuote, type EstimateReason, withReportedCost } from "../pricing/price-usage.js";
+import { type Cost, type CostSource, costFromQuote, type EstimateReason, estimatedUsageOf, withReportedCost } from "../pricing/price-usage.js";
 import { reportedCostOf } from "../pricing/reported-cost.js";
 import { usageContract } from "../usage/providers.js";
 import { type Usage, ZERO_USAGE } from "../usage/usage.js";
@@ -127,8 +127,10 @@ export async function conservativeCharge(
     estimated: true,
     estimate: reason,
   };
+  const usage = { ...ZERO_USAGE, inputTokens, outputTokens };
+  cost.estimatedUsage = estimatedUsageOf(usage);
   if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
-  return { usage: { ...ZERO_USAGE, inputTokens, outputTokens }, cost };
+  return { usage, cost };
 }
 
 /** @internal A call's usage under its provider's contract, with the raw usage's extra details lifted in. */

@@ -62,6 +62,8 @@ export class MeteredChatModel<
     const fields: MeteredChatModelFields =
       !fetch || fetch === given.configuration?.fetch ? given : { ...given, configuration: { ...given.configuration, fetch } };
     super(fields);
+    // Serialized as given: the header-capturing fetch is ours, not the user's.
+    if (fields !== given) this.lc_kwargs = serializedAsGiven(this.lc_kwargs, given);
     installRunScopes();
     replaceTokenCounter(this, async (content) => (await encoderFor(this.model)).count(contentText(content as BaseMessage["content"])));
     const { provider } = identify(this, {}, fields.provider);
@@ -132,4 +134,9 @@ export class MeteredChatModel<
 function readsCostHeader(fields: MeteredChatModelFields): boolean {
   const baseURL = fields.configuration?.baseURL ?? (fields as { baseURL?: unknown }).baseURL;
   return typeof baseURL === "string" && baseURL !== "" && fields.provider === undefined && providerFromBaseUrl(baseURL) === undefined;
+}
+
+function serializedAsGiven(kwargs: Record<string, unknown>, given: MeteredChatModelFields): Record<string, unknown> {
+  const { configuration: _ours, ...rest } = kwargs;
+  return given.configuration === undefined ? rest : { ...rest, configuration: given.configuration };
 }

@@ -1,6 +1,6 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
-import { type AIMessage, AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
+import { type AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { PricedCall } from "../budget/budget-call.js";
 import { ProviderResponseError } from "../langchain/call-errors.js";
@@ -84,17 +84,19 @@ async function* chunksOf(open: OpenStream, start: () => Promise<StartedStream<Ch
   }
   open.started = started as StartedStream<unknown>;
   const { call, seen, items } = started;
-  // A chunk with usage is held until the next one arrives: usage may come in several chunks (Anthropic,
-  // Gemini), and the cost goes on the last of them, once the whole usage is known.
+  // A chunk that adds no text (the role chunk, the finishing chunk, a usage chunk), or that carries usage, is
+  // held until the next one arrives: the last of them gets the cost, once the whole usage is known (it may
+  // come in several chunks: Anthropic, Gemini), so the stream has ChatOpenAI's chunks, no more.
   let held: ChatGenerationChunk | undefined;
   let priced: PricedCall;
   try {
     for (let next = started.first; !next.done; next = await items.next()) {
       const chunk = next.value;
-      const stops = stopsAt(call, seen.add(chunk.message, chunk.generationInfo?.model_name), seen);
+      const text = seen.add(chunk.message, chunk.generationInfo?.model_name);
+      const stops = stopsAt(call, text, seen);
       if (stops !== false && (await stops)) break;
       if (held) yield held;
-      held = StreamTally.carriesUsage(chunk.message) ? chunk : undefined;
+      held = !text || StreamTally.carriesUsage(chunk.message) ? chunk : undefined;
       if (!held) yield chunk;
     }
     if (!seen.received) throw noMessage(call);
@@ -104,13 +106,12 @@ async function* chunksOf(open: OpenStream, start: () => Promise<StartedStream<Ch
   } finally {
     await endStream(open, started);
   }
-  if (held && !priced.cost.estimated) {
+  if (held) {
     held.message.response_metadata = { ...held.message.response_metadata, cost: priced.cost };
     yield held;
     return;
   }
-  if (held) yield held;
-  // No usage (streamUsage off, or a proxy that drops it): the estimate rides on a last chunk.
+  // The stream ended on a chunk with text (or was stopped at its budget): the cost rides on a last chunk.
   yield costChunk(priced);
 }
 
@@ -134,11 +135,7 @@ async function* eventsOf(open: OpenStream, start: () => Promise<StartedStream<Ch
         continue;
       }
       const priced = await call.finish(seen.soFar(), () => seen.answer);
-      yield {
-        ...event,
-        ...(priced.cost.estimated ? { usage: toUsageMetadata(priced) } : {}),
-        responseMetadata: { ...event.responseMetadata, cost: priced.cost },
-      };
+      yield { ...event, responseMetadata: { ...event.responseMetadata, cost: priced.cost } };
     }
     if (!call.ended && !seen.received) throw noMessage(call);
   } catch (error) {
@@ -205,20 +202,8 @@ function endOnAbort(call: MeteredCall, seen: StreamTally): () => void {
 const noMessage = (call: MeteredCall) =>
   new ProviderResponseError({ model: call.target.modelName, provider: call.target.provider, what: "its stream carried no message" });
 
-/** @internal A usage_metadata for an estimate, when the response carried none. */
-export function toUsageMetadata({ usage }: PricedCall): UsageMetadata {
-  return { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens };
-}
-
 function costChunk(priced: PricedCall): ChatGenerationChunk {
-  return new ChatGenerationChunk({
-    text: "",
-    message: new AIMessageChunk({
-      content: "",
-      ...(priced.cost.estimated ? { usage_metadata: toUsageMetadata(priced) } : {}),
-      response_metadata: { cost: priced.cost },
-    }),
-  });
+  return new ChatGenerationChunk({ text: "", message: new AIMessageChunk({ content: "", response_metadata: { cost: priced.cost } }) });
 }
 
 export type { BaseMessage, Run };

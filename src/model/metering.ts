@@ -8,13 +8,12 @@ import { ProviderResponseError } from "../langchain/call-errors.js";
 import { carriedMetadata } from "../langchain/call-options.js";
 import { contentText, countInputTokens, inputTokenBound } from "../langchain/messages.js";
 import { usageContract } from "../usage/providers.js";
-import { reportsUsage } from "../usage/validate.js";
 import { budgetForCall } from "./budget-for-call.js";
 import type { CallOptions, CallTarget } from "./call-target.js";
 import type { Route } from "./downgrade.js";
 import { endingAnswer, graceful, ungraceful } from "./graceful-stop.js";
 import { MeteredCall, type MeteringSettings, type Received } from "./metered-call.js";
-import { concatStream, meteredChunks, meteredEvents, startStream, toUsageMetadata } from "./metered-stream.js";
+import { concatStream, meteredChunks, meteredEvents, startStream } from "./metered-stream.js";
 import { StreamTally } from "./stream-tally.js";
 
 export type { MeteringSettings } from "./metered-call.js";
@@ -77,13 +76,13 @@ export class Metering {
     } finally {
       call.close();
     }
-    // With n > 1 every generation carries the same usage: price the call once, show it on each.
+    // With n > 1 every generation carries the same usage: price the call once, show it on each. An estimate
+    // stays on the cost (`estimatedUsage`): usage_metadata is what the provider reported, as on ChatOpenAI.
     const reply = result.generations[0]?.message as AIMessage | undefined;
     const received: Received = seen ? seen.soFar() : { reply, usage: reply?.usage_metadata };
     const priced = call.ended ? call.settled() : await call.finish(received, () => seen?.answer ?? (reply ? contentText(reply.content) : ""));
     for (const generation of result.generations) {
       const message = generation.message as AIMessage;
-      if (priced.cost.estimated && !reportsUsage(message.usage_metadata)) message.usage_metadata = toUsageMetadata(priced);
       message.response_metadata = { ...message.response_metadata, cost: priced.cost };
     }
     return result;

@@ -31,6 +31,11 @@ export interface Cost {
    * input with a safety margin, the output received, at the model's dearest rates.
    */
   estimate?: EstimateReason;
+  /**
+   * With `estimated`: the usage the estimate priced, shaped like LangChain's `usage_metadata`. The message's
+   * own `usage_metadata` stays what the provider reported (none), exactly as on a plain ChatOpenAI.
+   */
+  estimatedUsage?: EstimatedUsage;
   /** Under a hard cap, when the call's max tokens were lowered to what the budget could pay for. */
   clamp?: { requestedMaxTokens: number; sentMaxTokens: number };
   /**
@@ -44,6 +49,18 @@ export interface Cost {
   counted?: CostSource;
   /** The model the call was meant for, when a budget downgrade sent it to `model` instead. */
   downgradedFrom?: string;
+}
+
+/** The usage behind an estimated cost (see `Cost.estimatedUsage`), in LangChain's `usage_metadata` terms. */
+export interface EstimatedUsage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+}
+
+/** @internal `usage` as `Cost.estimatedUsage`. */
+export function estimatedUsageOf(usage: Usage): EstimatedUsage {
+  return { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens };
 }
 
 /** Why a cost is an estimate (see `Cost.estimate`). */
@@ -97,7 +114,7 @@ export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, es
     provider: quote.provider,
     priceSource: quote.source,
     estimated: estimate !== undefined,
-    ...(estimate ? { estimate } : {}),
+    ...(estimate ? { estimate, estimatedUsage: estimatedUsageOf(usage) } : {}),
   };
 }
 

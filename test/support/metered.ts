@@ -47,15 +47,19 @@ export function recorder(): { records: CostRecord[]; onCost: (record: CostRecord
 }
 
 /** Concatenates a stream's chunks; counts the chunks that carried a cost. */
-export async function collect(stream: AsyncIterable<AIMessageChunk>): Promise<{ message: AIMessageChunk; chunks: number; costChunks: number }> {
+export async function collect(
+  stream: AsyncIterable<AIMessageChunk>,
+): Promise<{ message: AIMessageChunk; chunks: number; costChunks: number; lastHasCost: boolean }> {
   let message: AIMessageChunk | undefined;
   let chunks = 0;
   let costChunks = 0;
+  let lastHasCost = false;
   for await (const chunk of stream) {
     message = message ? message.concat(chunk) : chunk;
     chunks++;
-    if (costOf(chunk) !== undefined) costChunks++;
+    lastHasCost = costOf(chunk) !== undefined;
+    if (lastHasCost) costChunks++;
   }
   if (!message) throw new Error("empty stream");
-  return { message, chunks, costChunks };
+  return { message, chunks, costChunks, lastHasCost };
 }
