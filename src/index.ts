@@ -4,6 +4,7 @@ export { InvalidOptionsError, MeteredError } from "./errors.js";
 export { MeteredChatModel, type MeteredChatModelFields } from "./model/metered-chat-model.js";
 export type { BudgetOption, MeteringFields } from "./model/metering-fields.js";
 export { meter, MeteredModel, type MeterOptions } from "./model/meter.js";
+export { costOf } from "./model/cost-of.js";
 export type { DowngradeOption } from "./model/downgrade.js";
 export { ProviderResponseError } from "./langchain/call-errors.js";
 export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./scope/budget-handler.js";

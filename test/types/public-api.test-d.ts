@@ -1,0 +1,69 @@
+/**
+ * Type tests for the public surface (vitest typecheck: `npm test` runs them through tsc): what users write
+ * compiles under `strict`, and what would be silently wrong doesn't.
+ */
+import type { AIMessage } from "@langchain/core/messages";
+import { describe, expectTypeOf, it } from "vitest";
+import {
+  BudgetCallbackHandler,
+  type BudgetExceededError,
+  type Cost,
+  type CostRecord,
+  costOf,
+  type EstimatedUsage,
+  MeteredChatModel,
+  type MeteredChatModelFields,
+  meter,
+} from "../../src/index.js";
+
+declare const message: AIMessage;
+
+describe("costs are typed", () => {
+  it("costOf gives a Cost or undefined", () => {
+    expectTypeOf(costOf(message)).toEqualTypeOf<Cost | undefined>();
+    expectTypeOf(costOf(message)?.totalUsd).toEqualTypeOf<number | undefined>();
+    expectTypeOf<Cost["estimatedUsage"]>().toEqualTypeOf<EstimatedUsage | undefined>();
+  });
+
+  it("the README's first example compiles", async () => {
+    const model = new MeteredChatModel({ model: "gpt-4o-mini", temperature: 0 });
+    const answer = await model.invoke("Hello");
+    const usd: number | undefined = costOf(answer)?.totalUsd;
+    expectTypeOf(usd).toEqualTypeOf<number | undefined>();
+  });
+
+  it("records and errors carry numbers", () => {
+    expectTypeOf<CostRecord["cost"]>().toEqualTypeOf<Cost>();
+    expectTypeOf<BudgetExceededError["spentUsd"]>().toEqualTypeOf<number>();
+    expectTypeOf<BudgetExceededError["heldUsd"]>().toEqualTypeOf<number>();
+  });
+});
+
+describe("options that would be silently wrong are type errors", () => {
+  it("in an inline object", () => {
+    // @ts-expect-error `budjet` is not an option
+    new MeteredChatModel({ model: "gpt-4o-mini", budjet: { limitUsd: 1 } });
+    // @ts-expect-error `limitUSD` is spelt `limitUsd`
+    new MeteredChatModel({ model: "gpt-4o-mini", budget: { limitUSD: 1 } });
+    // @ts-expect-error `budget: true` is not a budget
+    new MeteredChatModel({ model: "gpt-4o-mini", budget: true });
+    // @ts-expect-error `onStoreError` is "deny" or "allow"
+    new MeteredChatModel({ model: "gpt-4o-mini", budget: { onStoreError: "Deny" } });
+    // @ts-expect-error `hardCap` is a boolean
+    new BudgetCallbackHandler({ limitUsd: 1, hardCap: "false" });
+    // @ts-expect-error `limitUSD` is spelt `limitUsd`
+    new BudgetCallbackHandler({ limitUSD: 1 });
+  });
+
+  it("in a typed options object built elsewhere", () => {
+    const fields = { model: "gpt-4o-mini", budget: { limitUsd: 1, hardCap: true } } satisfies MeteredChatModelFields;
+    new MeteredChatModel(fields);
+    // @ts-expect-error a misspelt key in a declared MeteredChatModelFields
+    const wrong: MeteredChatModelFields = { model: "gpt-4o-mini", budget: { limitUsd: 1, hardcap: true } };
+    void wrong;
+  });
+
+  it("meter() takes metering options", () => {
+    expectTypeOf(meter).parameter(1).toMatchTypeOf<{ budget?: unknown } | undefined>();
+  });
+});
