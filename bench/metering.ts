@@ -24,6 +24,7 @@
  * <kind>.heapprofile (sampling heap profiler on a fifth as many calls, collected objects included), and prints
  * self time by package and our own frames, and allocation per call likewise; `--analyze <file>` prints them again.
  * Under tsx our frames' line numbers are those of tsx's one-line output: their columns and names locate them.
+ * A build's frames are mapped back to src/ when it has source maps: build with `SOURCEMAP=1 npm run build`.
  */
 import { fork } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";

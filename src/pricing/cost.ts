@@ -22,7 +22,7 @@ export interface NanoCost {
 }
 
 /**
- * Prices a usage with a compiled price: pure, exact, rounded once. Throws a `RangeError` when the usage
+ * @internal Prices a usage with a compiled price: pure, exact, rounded once. Throws a `RangeError` when the usage
  * contradicts itself (more cached than input tokens), since pricing it would mean guessing.
  */
 export function costOfUsage(usage: Usage, price: CompiledPrice): NanoCost {

@@ -70,6 +70,28 @@ describe("package.json", () => {
     }
   });
 
+  it("ships code, types, README, CHANGELOG and LICENSE, and no source maps", () => {
+    const files = (pkg as unknown as { files: string[] }).files;
+    expect(files).toEqual(["dist/**/*.js", "dist/**/*.cjs", "dist/**/*.d.ts", "dist/**/*.d.cts", "README.md", "CHANGELOG.md", "LICENSE"]);
+    expect(readFileSync(join(ROOT, "LICENSE"), "utf8")).toMatch(/^MIT License/);
+    expect(config.sourcemap).toBe(false);
+    // `@internal` members are stripped from the published types (attw and publint check the rest in CI).
+    expect((config.dts as { compilerOptions?: { stripInternal?: boolean } }).compilerOptions?.stripInternal).toBe(true);
+  });
+
+  it("resolves every subpath's types under moduleResolution node10 (typesVersions)", () => {
+    const typesVersions = (pkg as unknown as { typesVersions: Record<string, Record<string, string[]>> }).typesVersions["*"];
+    const subpaths = Object.keys(config.entry).filter((name) => name !== "index");
+    expect(Object.keys(typesVersions ?? {}).sort()).toEqual(subpaths.sort());
+    for (const name of subpaths) expect(typesVersions?.[name]).toEqual([`./dist/${name}.d.cts`]);
+  });
+
+  it("keeps genai-prices exact (prices are reproducible) and zod and js-tiktoken as ranges (one copy with the app's)", () => {
+    expect(pkg.dependencies["@pydantic/genai-prices"]).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pkg.dependencies.zod).toMatch(/^\^4\./);
+    expect(pkg.dependencies["js-tiktoken"]).toMatch(/^\^1\./);
+  });
+
   it("lists what the entries import from outside as dependencies or optional peers", () => {
     expect(config.entry.agents).toBe("src/scope/budget-middleware.ts");
     expect(pkg.peerDependencies.langchain).toBe("^1");
