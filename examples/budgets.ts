@@ -8,10 +8,9 @@
  */
 import { createAgent, tool } from "langchain";
 import { z } from "zod";
-import { BudgetExceededError, InvalidOptionsError, InvalidUsageError, MeteredChatModel, ProviderResponseError, withBudget } from "../src/index.js";
-import { budgetMiddleware } from "../src/scope/budget-middleware.js";
-import { billing } from "../test/budget/hard-cap-billing.js";
-import { startFakeOpenAI } from "../test/support/openai-server.js";
+import { BudgetExceededError, InvalidOptionsError, InvalidUsageError, MeteredChatModel, ProviderResponseError, withBudget } from "langchain-metered";
+import { budgetMiddleware } from "langchain-metered/agents";
+import { billing, startFakeOpenAI } from "./offline.js";
 
 const live = Boolean(process.env.OPENAI_API_KEY);
 // Offline, the "model" keeps asking for the weather (billed as OpenAI bills it): only a budget ends the run.

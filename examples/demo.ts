@@ -1,12 +1,12 @@
 /**
  * `npm run demo`: a small agent with one tool on MeteredChatModel, priced call by call.
- * Offline by default, against the loopback OpenAI-compatible server in test/support; set OPENAI_API_KEY
+ * Offline by default, against the repository's loopback OpenAI-compatible server (examples/offline.ts); set OPENAI_API_KEY
  * to run it against the real API.
  */
 import { createAgent, tool } from "langchain";
 import { z } from "zod";
-import { BudgetExceededError, type CostRecord, MeteredChatModel } from "../src/index.js";
-import { startFakeOpenAI } from "../test/support/openai-server.js";
+import { BudgetExceededError, type CostRecord, MeteredChatModel } from "langchain-metered";
+import { startFakeOpenAI } from "./offline.js";
 
 const live = Boolean(process.env.OPENAI_API_KEY);
 const server = live ? undefined : await startFakeOpenAI({ defaultReply: scriptedAgent });

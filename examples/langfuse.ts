@@ -12,11 +12,10 @@ import { LangfuseSpanProcessor } from "@langfuse/otel";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { createAgent, tool } from "langchain";
 import { z } from "zod";
-import { BudgetExceededError, MeteredChatModel } from "../src/index.js";
-import { CallbackHandler as LangfuseV5Handler } from "../src/integrations/langfuse.js";
-import { CallbackHandler as LangfuseV3Handler } from "../src/integrations/langfuse-langchain.js";
-import { type LangfuseReceiver, startLangfuseReceiver } from "../test/support/langfuse-receiver.js";
-import { startFakeOpenAI } from "../test/support/openai-server.js";
+import { BudgetExceededError, MeteredChatModel } from "langchain-metered";
+import { CallbackHandler as LangfuseV5Handler } from "langchain-metered/langfuse";
+import { CallbackHandler as LangfuseV3Handler } from "langchain-metered/langfuse-langchain";
+import { type LangfuseReceiver, startFakeOpenAI, startLangfuseReceiver } from "./offline.js";
 
 const liveLangfuse = Boolean(process.env.LANGFUSE_PUBLIC_KEY && process.env.LANGFUSE_SECRET_KEY);
 const liveOpenAI = Boolean(process.env.OPENAI_API_KEY);
