@@ -6,6 +6,7 @@ import {
   type BindToolsInput,
 } from "@langchain/core/language_models/chat_models";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
+import type { Serialized } from "@langchain/core/load/serializable";
 import type { AIMessageChunk, BaseMessage } from "@langchain/core/messages";
 import type { ChatGenerationChunk, ChatResult, LLMResult } from "@langchain/core/outputs";
 import { mergeConfigs, type Runnable, type RunnableConfig } from "@langchain/core/runnables";
@@ -15,10 +16,21 @@ import { type CallOptions, CallTarget } from "./call-target.js";
 import { type BoundTarget, RAW_TARGET } from "./downgrade.js";
 import { buildMetering, type MeteringFields, type MeteringParts } from "./metering-fields.js";
 import { identify } from "./model-identity.js";
+import { METERED_NAMESPACE, serializableMetering } from "./serialized-metering.js";
 import { isChatModel, unwrapChatModel } from "./unwrap.js";
 
 /** Options of {@link meter}: how the model is priced and budgeted. */
 export interface MeterOptions extends MeteringFields {}
+
+/** @internal What a `MeteredModel` is built from, and what it serializes as (`meter()` is the public way in). */
+export interface MeteredModelFields<CallOptions_ extends BaseChatModelCallOptions = BaseChatModelCallOptions> {
+  /** The model being metered. */
+  model: BaseChatModel<CallOptions_, AIMessageChunk>;
+  /** How it is priced and budgeted: `meter()`'s options. */
+  options?: MeterOptions;
+  /** Call options bound by `bindTools`, `withConfig` and `withStructuredOutput`. */
+  callOptions?: Partial<CallOptions_>;
+}
 
 type Loose = Record<string, unknown>;
 
@@ -38,7 +50,7 @@ export function meter<CallOptions_ extends BaseChatModelCallOptions>(
   model: BaseChatModel<CallOptions_, AIMessageChunk>,
   options: MeterOptions = {},
 ): MeteredModel<CallOptions_> {
-  if (model instanceof MeteredModel) return new MeteredModel(model.inner, options, model.defaults);
+  if (model instanceof MeteredModel) return new MeteredModel({ model: model.inner, options, callOptions: model.defaults });
   if (typeof (model as Partial<Record<typeof RAW_TARGET, unknown>>)[RAW_TARGET] === "function") {
     throw new TypeError("This model is a MeteredChatModel, which is metered already: give it the options instead of calling meter().");
   }
@@ -47,12 +59,14 @@ export function meter<CallOptions_ extends BaseChatModelCallOptions>(
     throw new TypeError(`meter() takes a LangChain chat model, got ${String((model as object)?.constructor?.name ?? typeof model)}.`);
   }
   const inner = bound.model as BaseChatModel<CallOptions_, AIMessageChunk>;
-  return new MeteredModel<CallOptions_>(inner, options, bound.options as Partial<CallOptions_>);
+  return new MeteredModel<CallOptions_>({ model: inner, options, callOptions: bound.options as Partial<CallOptions_> });
 }
 
 /**
  * A chat model metered by {@link meter}: every call goes to `inner`'s own implementation, wrapped by the
- * same metering core as `MeteredChatModel`. Traces show `inner` (its name, parameters and serialized form).
+ * same metering core as `MeteredChatModel`. Traces name the run after `inner` and show its parameters;
+ * `toJSON()` writes the metered model (inner model, metering options) so that `load()` with
+ * `meteredImportMap` revives it metered.
  */
 export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseChatModelCallOptions> extends BaseChatModel<
   CallOptions_,
@@ -66,8 +80,8 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
   private readonly parts: MeteringParts;
   private readonly primary: CallTarget;
 
-  /** @internal Use {@link meter}. */
-  constructor(inner: BaseChatModel<CallOptions_, AIMessageChunk>, options: MeterOptions, defaults: Partial<CallOptions_> = {}) {
+  /** @internal Use {@link meter}; `load()` builds one from its serialized fields. */
+  constructor({ model: inner, options = {}, callOptions: defaults = {} }: MeteredModelFields<CallOptions_>) {
     super({
       callbacks: inner.callbacks,
       tags: inner.tags,
@@ -124,7 +138,7 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
   /** A metered copy with `config` bound (merged as a RunnableBinding would). */
   override withConfig(config: Partial<CallOptions_>): this {
     const merged = mergeConfigs(this.defaults as RunnableConfig, config as RunnableConfig) as Partial<CallOptions_>;
-    return new MeteredModel(this.inner, this.options, merged) as this;
+    return new MeteredModel({ model: this.inner, options: this.options, callOptions: merged }) as this;
   }
 
   /** The inner model's own `bindTools`, with its `withConfig` landing on this metered model. */
@@ -143,13 +157,14 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
     return build.call(this.asInner(), outputSchema, config) as Runnable<BaseLanguageModelInput, RunOutput>;
   }
 
-  /** Bound options apply under the call's own; the call is marked metered, and a budget handler among the callbacks is carried past plain `streamEvents()`. */
+  /** Bound options apply under the call's own; the call is marked metered and its run named after `inner`. */
   protected override _separateRunnableConfigFromCallOptionsCompat(
     options?: Partial<CallOptions_>,
   ): [RunnableConfig, this["ParsedCallOptions"]] {
     const merged = mergeConfigs(this.defaults as RunnableConfig, (options ?? {}) as RunnableConfig) as Partial<CallOptions_>;
     const [config, callOptions] = super._separateRunnableConfigFromCallOptionsCompat(merged);
     markMeteredCall(config, callOptions);
+    config.runName ??= this.inner.getName(); // traces name the run after the model being metered, as unmetered
     return [config, callOptions];
   }
 
@@ -177,9 +192,15 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
     return this.inner.profile;
   }
 
-  /** Traces and budget callbacks see the inner model (its class, kwargs and base URL). */
-  override toJSON() {
-    return this.inner.toJSON();
+  /**
+   * The metered model, for `load()` with `meteredImportMap`: the inner model's own serialized form, the
+   * metering options and any bound call options (not bound callbacks or signals, which are live objects).
+   */
+  override toJSON(): Serialized {
+    const { callbacks: _callbacks, signal: _signal, ...callOptions } = this.defaults as Loose;
+    const kwargs: Loose = { model: this.inner.toJSON(), options: serializableMetering(this.options as Loose) };
+    if (Object.keys(callOptions).length > 0) kwargs.call_options = callOptions;
+    return { lc: 1, type: "constructor", id: [...METERED_NAMESPACE, "MeteredModel"], kwargs };
   }
 
   /** @internal This model as a downgrade target of another metered model: sent to without metering. */
@@ -211,7 +232,7 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
       throw new TypeError(`${this.inner.getName()}.bindTools returned something that isn't a chat model.`);
     }
     const defaults = mergeConfigs(this.defaults as RunnableConfig, bound.options as RunnableConfig) as Partial<CallOptions_>;
-    return new MeteredModel(bound.model as BaseChatModel<CallOptions_, AIMessageChunk>, this.options, defaults);
+    return new MeteredModel({ model: bound.model as BaseChatModel<CallOptions_, AIMessageChunk>, options: this.options, callOptions: defaults });
   }
 
   /** The inner model's class and settings under another model name (a downgrade by name). */

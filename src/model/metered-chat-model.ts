@@ -1,5 +1,6 @@
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
+import type { Serialized } from "@langchain/core/load/serializable";
 import type { BaseMessage } from "@langchain/core/messages";
 import type { ChatGenerationChunk, ChatResult } from "@langchain/core/outputs";
 import type { RunnableConfig } from "@langchain/core/runnables";
@@ -15,6 +16,7 @@ import { type BoundTarget, RAW_TARGET } from "./downgrade.js";
 import { buildMetering, type MeteringFields, type MeteringParts } from "./metering-fields.js";
 import { identify } from "./model-identity.js";
 import { capturingFetch, HeaderCapture } from "./response-headers.js";
+import { METERED_NAMESPACE, SERIALIZED_METERING_KEYS, withLiveObjectsMarked } from "./serialized-metering.js";
 
 export type { BudgetOption, MeteringFields } from "./metering-fields.js";
 
@@ -75,6 +77,21 @@ export class MeteredChatModel<
       () => new HeaderCapture(),
     );
     this.parts.catalog.get(this.model, provider); // an unknown price fails here, not after the first paid call
+  }
+
+  static override lc_name(): string {
+    return "MeteredChatModel";
+  }
+
+  /** Serialized under our own namespace, for `load()` with `meteredImportMap` (see the README, "Serialization"). */
+  override lc_namespace = METERED_NAMESPACE;
+
+  override get lc_serializable_keys(): string[] {
+    return [...(super.lc_serializable_keys ?? []), ...SERIALIZED_METERING_KEYS];
+  }
+
+  override toJSON(): Serialized {
+    return withLiveObjectsMarked(super.toJSON(), this.lc_kwargs);
   }
 
   /** ChatOpenAI's `withConfig` builds a plain ChatOpenAI; build our own class so metering survives `bindTools`. */

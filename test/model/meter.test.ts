@@ -51,16 +51,19 @@ describe("meter()", () => {
     expect(costOf(await model.invoke("hi"))).toMatchObject({ nanoUsd: 600_000, provider: "anthropic" });
   });
 
-  it("traces show the inner model, marked as metered", async () => {
+  it("traces name the run after the inner model and carry its standard params", async () => {
     anthropic().script(SMALL);
-    const starts: Array<{ id: string[]; metadata: Record<string, unknown> | undefined }> = [];
+    const starts: Array<{ id: string[]; inner: unknown; name?: string; metadata: Record<string, unknown> | undefined }> = [];
     const spy = BaseCallbackHandler.fromMethods({
-      handleChatModelStart(llm, _messages, _runId, _parent, _extra, _tags, metadata) {
-        starts.push({ id: llm.id, metadata });
+      handleChatModelStart(llm, _messages, _runId, _parent, _extra, _tags, metadata, name) {
+        starts.push({ id: llm.id, inner: (llm as { kwargs?: { model?: { id?: string[] } } }).kwargs?.model?.id, name, metadata });
       },
     });
     await meter(anthropicModel(anthropic()), { budget: false }).invoke("hi", { callbacks: [spy] });
-    expect(starts[0]?.id.at(-1)).toBe("ChatAnthropic");
+    // The run's name is what LangSmith and Langfuse show; its serialized form is the metered model, inner inside.
+    expect(starts[0]?.name).toBe("ChatAnthropic");
+    expect(starts[0]?.id.at(-1)).toBe("MeteredModel");
+    expect(starts[0]?.inner).toEqual(["langchain", "chat_models", "anthropic", "ChatAnthropic"]);
     expect(starts[0]?.metadata).toMatchObject({ ls_provider: "anthropic", ls_model_name: "claude-sonnet-4-5" });
     expect(starts[0]?.metadata).not.toHaveProperty("ls_metered"); // LangSmith's standard params, nothing of ours
   });
