@@ -1,4 +1,20 @@
-import type { z } from "zod";
+import { z } from "zod";
+import { InvalidOptionsError } from "./errors.js";
+
+/**
+ * @internal Validates options against a strict schema (an unknown key is an error, with the known key it
+ * most likely meant), throwing `InvalidOptionsError` that names `where` and each bad path under `root`.
+ */
+export function parseOptions<Shape extends z.ZodRawShape>(
+  schema: z.ZodObject<Shape, z.core.$strict>,
+  input: unknown,
+  where: string,
+  root: string,
+): z.infer<z.ZodObject<Shape, z.core.$strict>> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  throw new InvalidOptionsError(where, describeIssues(result.error.issues, root, Object.keys(schema.shape)));
+}
 
 /**
  * @internal Zod issues as messages that say where and what: the dotted path as it would be written in code
@@ -60,4 +76,16 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] ?? 0;
+}
+
+/** @internal A whole number ≥ 1 (milliseconds, a count), with a message that shows what was given. */
+export function positiveWhole() {
+  return z.custom<number>((value) => Number.isSafeInteger(value) && (value as number) > 0, {
+    error: (issue) => `Expected a whole number ≥ 1, got ${describeValue(issue.input)}`,
+  });
+}
+
+/** @internal A function (a clock, a callback). */
+export function aFunction<F>() {
+  return z.custom<F>((value) => typeof value === "function", { error: (issue) => `Expected a function, got ${describeValue(issue.input)}` });
 }

@@ -1,4 +1,6 @@
+import { z } from "zod";
 import type { NanoUsd } from "../pricing/money.js";
+import { aFunction, parseOptions, positiveWhole } from "../validation.js";
 import {
   assertCallId,
   assertLimits,
@@ -33,6 +35,12 @@ export interface InMemoryBudgetStoreOptions {
   settledTtlMs?: number;
 }
 
+const memoryStoreOptions = z.strictObject({
+  clock: aFunction<() => number>().optional(),
+  maxRememberedCalls: positiveWhole().optional(),
+  settledTtlMs: positiveWhole().optional(),
+});
+
 /** How often (in counter lookups) ended windows are swept out. */
 const PRUNE_EVERY = 1024;
 
@@ -60,15 +68,10 @@ export class InMemoryBudgetStore implements BudgetStore {
   private operations = 0;
 
   constructor(options: InMemoryBudgetStoreOptions = {}) {
-    this.clock = options.clock ?? Date.now;
-    this.maxRemembered = options.maxRememberedCalls ?? 100_000;
-    this.rememberMs = options.settledTtlMs ?? DAY_MS;
-    if (!Number.isSafeInteger(this.maxRemembered) || this.maxRemembered < 1) {
-      throw new RangeError(`maxRememberedCalls: expected a whole number ≥ 1, got ${String(options.maxRememberedCalls)}.`);
-    }
-    if (!Number.isSafeInteger(this.rememberMs) || this.rememberMs < 1) {
-      throw new RangeError(`settledTtlMs: expected a whole number of milliseconds ≥ 1, got ${String(options.settledTtlMs)}.`);
-    }
+    const parsed = parseOptions(memoryStoreOptions, options, "InMemoryBudgetStore", "");
+    this.clock = parsed.clock ?? Date.now;
+    this.maxRemembered = parsed.maxRememberedCalls ?? 100_000;
+    this.rememberMs = parsed.settledTtlMs ?? DAY_MS;
   }
 
   /** How many ended call ids are remembered now (at most `maxRememberedCalls`). */

@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { InvalidOptionsError } from "../errors.js";
 import { type NanoUsd, usdToNano } from "../pricing/money.js";
-import { describeIssues, describeValue } from "../validation.js";
+import { describeValue } from "../validation.js";
 import type { MeterSink } from "./meter-sink.js";
 import { defaultStore } from "./process-stores.js";
 import type { Quota } from "./quotas.js";
@@ -93,21 +92,6 @@ export const budgetOptionsShape = {
   holdWaitMs: z.number().int().nonnegative().optional(),
 } as const;
 
-
-/**
- * @internal Validates options against a strict schema (an unknown key is an error, with the known key it
- * most likely meant), throwing `InvalidOptionsError` that names `where` and each bad path under `root`.
- */
-export function parseOptions<Shape extends z.ZodRawShape>(
-  schema: z.ZodObject<Shape, z.core.$strict>,
-  input: unknown,
-  where: string,
-  root: string,
-): z.infer<z.ZodObject<Shape, z.core.$strict>> {
-  const result = schema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  throw new InvalidOptionsError(where, describeIssues(result.error.issues, root, Object.keys(schema.shape)));
-}
 
 /** @internal Settings from parsed options; `limitUsd: undefined` keeps the default, `null` means no limit. */
 export function budgetSettings(

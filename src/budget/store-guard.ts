@@ -1,3 +1,5 @@
+import { z } from "zod";
+import { aFunction, parseOptions } from "../validation.js";
 import type { BudgetStore } from "./store.js";
 
 /**
@@ -100,6 +102,13 @@ export function storeGuard(store: BudgetStore, options: StoreGuardOptions = {}):
   return guard;
 }
 
+const guardOptions = z.strictObject({
+  clock: aFunction<() => number>().optional(),
+  probeIntervalMs: z.number().finite().positive().optional(),
+  maxProbeIntervalMs: z.number().finite().positive().optional(),
+  probeWaitMs: z.number().finite().nonnegative().optional(),
+});
+
 type BreakerState =
   | { open: false }
   | { open: true; since: number; cause: unknown; interval: number; nextProbeAt: number; probing: boolean };
@@ -117,13 +126,11 @@ class Breaker implements StoreGuard {
     private readonly store: BudgetStore,
     options: StoreGuardOptions,
   ) {
-    this.clock = options.clock ?? Date.now;
-    this.probeIntervalMs = options.probeIntervalMs ?? 1000;
-    this.maxProbeIntervalMs = Math.max(this.probeIntervalMs, options.maxProbeIntervalMs ?? 30_000);
-    this.probeWaitMs = options.probeWaitMs ?? 3;
-    if (!(this.probeIntervalMs > 0)) {
-      throw new RangeError(`storeGuard: probeIntervalMs must be a positive number of milliseconds, got ${String(options.probeIntervalMs)}.`);
-    }
+    const parsed = parseOptions(guardOptions, options, "storeGuard()", "");
+    this.clock = parsed.clock ?? Date.now;
+    this.probeIntervalMs = parsed.probeIntervalMs ?? 1000;
+    this.maxProbeIntervalMs = Math.max(this.probeIntervalMs, parsed.maxProbeIntervalMs ?? 30_000);
+    this.probeWaitMs = parsed.probeWaitMs ?? 3;
   }
 
   isDown(): boolean {

@@ -3,9 +3,13 @@
  * `fs`, which the root entry must not load (it also runs in browsers and edge runtimes).
  */
 import { appendFile } from "node:fs/promises";
+import { z } from "zod";
 import type { MeterEntry, MeterSink } from "../budget/meter-sink.js";
+import { parseOptions } from "../validation.js";
 
 export type { MeterEntry, MeterSink } from "../budget/meter-sink.js";
+
+const sinkOptions = z.strictObject({ includeContent: z.boolean().optional() });
 
 /**
  * An append-only JSON Lines metering log: one line per priced call, in the order calls settle. A line is
@@ -29,7 +33,7 @@ export class JsonlMeterSink implements MeterSink {
     if (typeof path !== "string" || path === "") {
       throw new TypeError(`JsonlMeterSink: path must be a file path, got ${JSON.stringify(path) ?? String(path)}.`);
     }
-    this.includeContent = options.includeContent ?? false;
+    this.includeContent = parseOptions(sinkOptions, options, "JsonlMeterSink", "").includeContent ?? false;
   }
 
   write(entry: MeterEntry): Promise<void> {

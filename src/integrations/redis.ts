@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { Redis, type RedisOptions } from "ioredis";
+import { z } from "zod";
 import {
   assertCallId,
   assertLimits,
@@ -11,6 +12,7 @@ import {
   type Refusal,
   type StoreLimit,
 } from "../budget/store.js";
+import { parseOptions, positiveWhole } from "../validation.js";
 import { CHECK, RELEASE, RESERVE, SETTLE } from "./redis-scripts.js";
 
 /** Options of {@link RedisBudgetStore}. */
@@ -36,6 +38,18 @@ export interface RedisBudgetStoreOptions {
    */
   settledTtlMs?: number;
 }
+
+const redisStoreOptions = z.strictObject({
+  url: z.string().min(1).optional(),
+  client: z
+    .custom<Redis>((value) => typeof (value as Partial<Redis> | null)?.defineCommand === "function", {
+      error: "Expected an ioredis client (new Redis(…)); to connect by address, give `url` instead",
+    })
+    .optional(),
+  prefix: z.string().optional(),
+  timeoutMs: positiveWhole().optional(),
+  settledTtlMs: positiveWhole().optional(),
+});
 
 type ScriptReply = Array<number | string>;
 
@@ -70,10 +84,11 @@ export class RedisBudgetStore implements BudgetStore {
   private clock: { offsetMs: number; readAt: number } | undefined;
 
   constructor(options: RedisBudgetStoreOptions = {}) {
-    this.prefix = options.prefix ?? "lcm:";
-    this.timeoutMs = positiveWhole("timeoutMs", options.timeoutMs ?? 1000);
-    this.settledTtlMs = positiveWhole("settledTtlMs", options.settledTtlMs ?? 24 * 60 * 60 * 1000);
-    this.client = options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", failFast(this.timeoutMs));
+    const parsed = parseOptions(redisStoreOptions, options, "RedisBudgetStore", "");
+    this.prefix = parsed.prefix ?? "lcm:";
+    this.timeoutMs = parsed.timeoutMs ?? 1000;
+    this.settledTtlMs = parsed.settledTtlMs ?? 24 * 60 * 60 * 1000;
+    this.client = parsed.client ?? new Redis(parsed.url ?? "redis://127.0.0.1:6379", failFast(this.timeoutMs));
     // Without a listener, ioredis reports a lost connection as an unhandled 'error' event.
     if (!options.client) this.client.on("error", () => {});
     // EVALSHA, falling back to EVAL when Redis hasn't seen a script yet (ioredis does the dance).
@@ -241,11 +256,6 @@ function withinStoreTime<T>(work: Promise<T>, timeoutMs: number, timeout: () => 
       },
     );
   });
-}
-
-function positiveWhole(name: string, value: number): number {
-  if (Number.isSafeInteger(value) && value > 0) return value;
-  throw new RangeError(`RedisBudgetStore: ${name} must be a positive whole number of milliseconds, got ${String(value)}.`);
 }
 
 /**

@@ -2,7 +2,9 @@ import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import type { PricedCall } from "../budget/budget-call.js";
 import { boundRates, costAtRates, withInputMargin } from "../budget/plan.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
-import { nanoToUsd } from "../pricing/money.js";
+import { UnknownModelPriceError } from "../pricing/errors.js";
+import { nanoToUsd, usdToNano } from "../pricing/money.js";
+import { genaiProviderId } from "../pricing/providers.js";
 import { type Cost, type CostSource, costFromQuote, type EstimateReason, estimatedUsageOf, withReportedCost } from "../pricing/price-usage.js";
 import { reportedCostOf } from "../pricing/reported-cost.js";
 import { usageContract } from "../usage/providers.js";
@@ -29,6 +31,8 @@ export interface CallOutcome {
   reportedUsd?: number | undefined;
   /** Which cost counts when one was reported. Default "ours". */
   costSource?: CostSource | undefined;
+  /** Where the model was configured, for an `UnknownModelPriceError` that says how to fix it. */
+  entry?: string | undefined;
   /** The model the call was meant for, when a budget downgrade served it with `model`. */
   downgradedFrom?: string | undefined;
   /** The most output tokens the request allowed (all choices), when known: a usage above it is corrupt. */
@@ -49,8 +53,9 @@ export class UnpriceableUsage extends Error {
  * `UnpriceableUsage` for usage that isn't made of non-negative integer counts or contradicts itself.
  */
 export async function priceCall(catalog: PriceCatalog, outcome: CallOutcome, at: Date = new Date()): Promise<PricedCall> {
-  const quote = catalog.get(outcome.model, outcome.provider, at);
   const raw = outcome.rawUsage ?? rawUsageOf(outcome.reply);
+  const quote = catalog.find(outcome.model, outcome.provider, at);
+  if (!quote) return pricedByReport(outcome, raw);
   let usage: Usage;
   let estimate: EstimateReason | undefined;
   if (reportsUsage(outcome.usage)) {
@@ -79,11 +84,29 @@ export async function priceCall(catalog: PriceCatalog, outcome: CallOutcome, at:
 }
 
 /**
+ * A call no price covers: under `costSource: "reported"` the endpoint's own cost is the cost (with no
+ * breakdown, and no figure of ours to compare); else, or with no report, `UnknownModelPriceError`.
+ */
+function pricedByReport(outcome: CallOutcome, raw: Readonly<Record<string, unknown>> | undefined): PricedCall {
+  const reportedUsd = outcome.costSource === "reported" ? (outcome.reportedUsd ?? reportedCostOf(raw)) : undefined;
+  if (reportedUsd === undefined) {
+    throw new UnknownModelPriceError(outcome.model, outcome.provider, { entry: outcome.entry, reportMissing: outcome.costSource === "reported" });
+  }
+  const usage = reportsUsage(outcome.usage) && !usageProblems(outcome.usage, outcome.maxOutputTokens).length ? readUsage(outcome.usage, outcome.provider, raw) : ZERO_USAGE;
+  const nanoUsd = usdToNano(reportedUsd);
+  const cost: Cost = { totalUsd: nanoToUsd(nanoUsd), nanoUsd, details: {}, model: outcome.model, provider: genaiProviderId(outcome.provider), priceSource: "reported", estimated: false, reportedUsd, counted: "reported" };
+  if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
+  return { usage, cost };
+}
+
+/**
  * @internal What a call that may have been billed is charged when it can't be priced from its usage (it
  * failed or was cut short after it was sent, its usage is corrupt, the model that answered has no price):
  * the whole input counted locally with the safety margin, plus the output received (or reported, if more),
  * every token at the dearest rate the model can charge; under a hard cap, at least the call's hold (the
  * provider may have generated more than was received before it noticed). Marked estimated, never $0.
+ * A call nothing prices (a model priced only by its endpoint's report, which didn't come) is charged
+ * `unpricedNano`: what its run had left, so that the run spends nothing more.
  */
 export async function conservativeCharge(
   catalog: PriceCatalog,
@@ -91,9 +114,11 @@ export async function conservativeCharge(
   fallback: { model: string; provider: string | undefined },
   reason: EstimateReason,
   heldNano = 0,
+  unpricedNano = 0,
 ): Promise<PricedCall> {
   const served = catalog.find(outcome.model, outcome.provider);
-  const quote = served ?? catalog.get(fallback.model, fallback.provider);
+  const quote = served ?? catalog.find(fallback.model, fallback.provider);
+  if (!quote) return unpricedCharge(outcome, reason, Math.max(heldNano, unpricedNano));
   const model = served ? outcome.model : fallback.model;
   const [counted, received] = await Promise.all([
     countInputTokens(outcome.messages, model, outcome.tools),
@@ -131,6 +156,21 @@ export async function conservativeCharge(
   cost.estimatedUsage = estimatedUsageOf(usage);
   if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
   return { usage, cost };
+}
+
+function unpricedCharge(outcome: CallOutcome, reason: EstimateReason, nanoUsd: number): PricedCall {
+  const cost: Cost = {
+    totalUsd: nanoToUsd(nanoUsd),
+    nanoUsd,
+    details: { output: nanoToUsd(nanoUsd) },
+    model: outcome.model,
+    provider: genaiProviderId(outcome.provider),
+    priceSource: "unpriced",
+    estimated: true,
+    estimate: reason,
+  };
+  if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
+  return { usage: ZERO_USAGE, cost };
 }
 
 /** @internal A call's usage under its provider's contract, with the raw usage's extra details lifted in. */

@@ -78,9 +78,9 @@ export class Downgrade {
   }
 
   /** Builds the target now and checks it has a price, so a bad `to` fails at construction, not mid-run. */
-  check(catalog: PriceCatalog): void {
+  check(catalog: PriceCatalog, entry: string): void {
     const { target } = this.resolve().bound;
-    catalog.get(target.modelName, target.provider);
+    catalog.get(target.modelName, target.provider, undefined, { entry });
   }
 
   /** Where a call made at `fraction` of its budget goes. */

@@ -103,7 +103,7 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
       byName: (name) => this.sameApi(name),
       timeoutMs: typeof timeout === "number" ? timeout : undefined,
     });
-    this.parts.catalog.get(modelName, provider); // an unknown price fails here, not after the first paid call
+    this.parts.requirePrice(modelName, provider);
   }
 
   static override lc_name(): string {

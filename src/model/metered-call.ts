@@ -29,6 +29,8 @@ export interface MeteringSettings {
   downgrade: Downgrade | undefined;
   /** Captures each call's response headers, where a cost header can come (a proxy in front of the provider). */
   captureHeaders?: (() => HeaderCapture) | undefined;
+  /** Where the model was configured (`"MeteredChatModel"`, `"meter()"`), for errors that say how to fix it. */
+  entry: string;
 }
 
 type Run = CallbackManagerForLLMRun | undefined;
@@ -209,8 +211,10 @@ export class MeteredCall {
 
   private async chargeConservatively(received: Received, reason: EstimateReason): Promise<PricedCall> {
     const { catalog } = this.settings;
-    const held = this.ticket.budget.hardCap ? (this.ticket.plan?.reservedNano ?? 0) : 0;
-    const charged = await conservativeCharge(catalog, this.outcome(received), this.pricing(), reason, held);
+    const { budget } = this.ticket;
+    const held = budget.hardCap ? (this.ticket.plan?.reservedNano ?? 0) : 0;
+    const unspent = budget.ledger.unspentNano;
+    const charged = await conservativeCharge(catalog, this.outcome(received), this.pricing(), reason, held, Number.isFinite(unspent) ? unspent : 0);
     this.addClamp(charged);
     await this.settle(charged, () => (received.reply ? contentText(received.reply.content) : ""));
     return charged;
@@ -259,6 +263,7 @@ export class MeteredCall {
       tools: options.tools,
       reportedUsd: this.headers ? reportedCostOf(undefined, this.headers.headers) : undefined,
       costSource: this.settings.costSource,
+      entry: this.settings.entry,
       downgradedFrom,
       maxOutputTokens,
     };

@@ -76,7 +76,7 @@ export class MeteredChatModel<
       { primaryApi: this._llmType(), byName: (name) => this.sameApi(name), timeoutMs: this.timeout },
       () => new HeaderCapture(),
     );
-    this.parts.catalog.get(this.model, provider); // an unknown price fails here, not after the first paid call
+    this.parts.requirePrice(this.model, provider);
   }
 
   static override lc_name(): string {

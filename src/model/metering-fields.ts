@@ -1,11 +1,12 @@
 import { z } from "zod";
 import type { CostRecord } from "../budget/cost-record.js";
-import { budgetOptionsShape, type BudgetOptions, budgetSettings, parseOptions } from "../budget/settings.js";
+import { budgetOptionsShape, type BudgetOptions, budgetSettings } from "../budget/settings.js";
 import { InvalidOptionsError } from "../errors.js";
 import { catalogFor, type PriceCatalog } from "../pricing/catalog.js";
+import { UnknownModelPriceError } from "../pricing/errors.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import type { CostSource } from "../pricing/price-usage.js";
-import { closest, describeValue } from "../validation.js";
+import { closest, describeValue, parseOptions } from "../validation.js";
 import { type BoundTarget, Downgrade, type DowngradeOption } from "./downgrade.js";
 import { Metering, type MeteringSettings } from "./metering.js";
 import type { HeaderCapture } from "./response-headers.js";
@@ -56,6 +57,11 @@ const METERING_KEYS = ["prices", "onCost", "budget", "costSource", "provider"];
 /** @internal What a metered model builds from its metering fields. */
 export interface MeteringParts {
   catalog: PriceCatalog;
+  /**
+   * Throws `UnknownModelPriceError` for a model nothing prices, at construction rather than after the first
+   * paid call; under `costSource: "reported"` without a hard cap the endpoint's report may price it instead.
+   */
+  requirePrice: (model: string, provider: string | undefined) => void;
   metering: Metering;
 }
 
@@ -108,7 +114,12 @@ function build(
     ]);
   }
   const downgrade = parsed?.downgrade ? Downgrade.for(parsed.downgrade, model.primaryApi, model.byName) : undefined;
-  downgrade?.check(catalog); // a `to` without a price fails here, not mid-run
-  const metering = new Metering({ catalog, budget: settings, onCost: fields.onCost, costSource, downgrade, captureHeaders } satisfies MeteringSettings);
-  return { catalog, metering };
+  downgrade?.check(catalog, where); // a `to` without a price fails here, not mid-run
+  const metering = new Metering({ catalog, budget: settings, onCost: fields.onCost, costSource, downgrade, captureHeaders, entry: where } satisfies MeteringSettings);
+  const hardCap = settings?.hardCap ?? false;
+  const requirePrice = (name: string, provider: string | undefined) => {
+    if (catalog.find(name, provider) || (costSource === "reported" && !hardCap)) return;
+    throw new UnknownModelPriceError(name, provider, { entry: where, hardCap: hardCap && costSource === "reported" });
+  };
+  return { catalog, metering, requirePrice };
 }

@@ -7,6 +7,7 @@ import { type CallPlan, DEFAULT_MAX_OUTPUT_TOKENS, planCall } from "../budget/pl
 import { ProviderResponseError } from "../langchain/call-errors.js";
 import { carriedMetadata } from "../langchain/call-options.js";
 import { contentText, countInputTokens, inputTokenBound } from "../langchain/messages.js";
+import { UnknownModelPriceError } from "../pricing/errors.js";
 import { usageContract } from "../usage/providers.js";
 import { budgetForCall } from "./budget-for-call.js";
 import type { CallOptions, CallTarget } from "./call-target.js";
@@ -137,7 +138,9 @@ export class Metering {
   private async hold(ticket: BudgetCall, route: Route, messages: BaseMessage[]): Promise<{ plan: CallPlan; ceiling: number; choices: number }> {
     const { target, options } = route;
     const limits = target.outputLimits();
-    const quote = this.settings.catalog.get(target.modelName, target.provider);
+    const quote = this.settings.catalog.find(target.modelName, target.provider);
+    // A model priced only by its endpoint's report, in a run another model or a middleware hard-caps.
+    if (!quote) throw new UnknownModelPriceError(target.modelName, target.provider, { entry: this.settings.entry, hardCap: true });
     const ceiling = Math.floor(limits.requestedMaxTokens ?? limits.modelMaxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS);
     const planWith = (inputTokens: number) => (availableNano: number) => planCall({ price: quote.price, inputTokens, ...limits, availableNano });
     let planFor = planWith(inputTokenBound(messages, target.modelName, options.tools));

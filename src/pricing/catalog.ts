@@ -1,4 +1,4 @@
-import { UnknownModelPriceError } from "./errors.js";
+import { UnknownModelPriceError, type UnknownPriceContext } from "./errors.js";
 import { genaiPriceSource, lookupGenaiPrice } from "./genai-prices.js";
 import { type CompiledPrice, compilePrice } from "./model-price.js";
 import { parsePriceOverrides, type PriceOverrides } from "./overrides.js";
@@ -6,9 +6,11 @@ import { genaiProviderId } from "./providers.js";
 
 /**
  * Where a price came from: the `prices` option, the genai-prices release bundled with the package
- * (`genai-prices@0.1.8`), or data refreshed at run time (`genai-prices@0.1.8+data-<version>`, see `refreshPrices`).
+ * (`genai-prices@0.1.8`), data refreshed at run time (`genai-prices@0.1.8+data-<version>`, see `refreshPrices`),
+ * or, for a model no price covers under `costSource: "reported"`, the endpoint's own report (`"reported"`);
+ * `"unpriced"` when that report didn't come either and the call was charged what its run had left.
  */
-export type PriceSource = "override" | `genai-prices@${string}`;
+export type PriceSource = "override" | "reported" | "unpriced" | `genai-prices@${string}`;
 
 /** A dated snapshot suffix: -2025-01-01, -20250101, or -0613. */
 const DATED_SNAPSHOT = /-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$/;
@@ -50,9 +52,9 @@ export class PriceCatalog {
   }
 
   /** The price for `model`; throws `UnknownModelPriceError` rather than price a call at $0. */
-  get(model: string, provider?: string, at?: Date): PriceQuote {
+  get(model: string, provider?: string, at?: Date, context?: UnknownPriceContext): PriceQuote {
     const quote = this.find(model, provider, at);
-    if (!quote) throw new UnknownModelPriceError(model, provider);
+    if (!quote) throw new UnknownModelPriceError(model, provider, context);
     return quote;
   }
 

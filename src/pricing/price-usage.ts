@@ -97,7 +97,7 @@ export function priceUsage(
   options: PriceUsageOptions = {},
 ): Cost {
   const normalized = "inputTokens" in usage ? (usage as Usage) : normalizeUsage(usage as Partial<UsageMetadata>, options.provider);
-  const quote = catalogFor(options.prices).get(model, options.provider, options.at);
+  const quote = catalogFor(options.prices).get(model, options.provider, options.at, { entry: "priceUsage()" });
   return costFromQuote(normalized, quote, model, options.estimated ? "no-usage" : undefined);
 }
 

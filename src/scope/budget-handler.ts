@@ -8,7 +8,8 @@ import type { BudgetCall } from "../budget/budget-call.js";
 import type { CostRecord } from "../budget/cost-record.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { planCall } from "../budget/plan.js";
-import { budgetOptionsShape, type BudgetOptions, budgetSettings, parseOptions } from "../budget/settings.js";
+import { parseOptions } from "../validation.js";
+import { budgetOptionsShape, type BudgetOptions, budgetSettings } from "../budget/settings.js";
 import { billedNothing, isAbortError, isMalformedAnswer, ProviderResponseError } from "../langchain/call-errors.js";
 import { HANDLER_BUDGET, isMeteredCall } from "../langchain/call-options.js";
 import { contentText, countInputTokens, toolCallText } from "../langchain/messages.js";
@@ -66,11 +67,12 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
   private readonly catalog: PriceCatalog;
   private readonly calls = new Map<string, PlainCall>();
 
-  constructor(options: BudgetCallbackHandlerOptions = {}) {
+  /** @param entry @internal Where the options were given (`withBudget()` builds handlers), for errors. */
+  constructor(options: BudgetCallbackHandlerOptions = {}, private readonly entry = "BudgetCallbackHandler") {
     // raiseError must reach the base constructor: it also makes LangChain await the handler, so a throw
     // stops the call instead of surfacing later as an unhandled rejection.
     super({ raiseError: true });
-    const parsed = parseOptions(handlerOptions, options, "BudgetCallbackHandler", "");
+    const parsed = parseOptions(handlerOptions, options, entry, "");
     this.catalog = catalogFor(options.prices);
     this[HANDLER_BUDGET] = new Budget(budgetSettings(parsed, parsed.scope ?? "run"), true);
   }
@@ -140,7 +142,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     });
     const budget = this.budget;
     // Never a silent $0: a model the budget can't price is refused before it is sent, not after it was paid.
-    if (budget.enforcing && !this.catalog.find(model, provider)) throw new UnknownModelPriceError(model, provider);
+    if (budget.enforcing && !this.catalog.find(model, provider)) throw new UnknownModelPriceError(model, provider, { entry: this.entry });
     const ticket = await budget.open({ model, provider, runId, parentRunId, metadata, holds: budget.hardCap });
     const outcome = { messages: messages[0] ?? [], model, provider, tools: invocation?.tools };
     // The caller's signal (LangChain passes the call options here): waiting for room honours it, and a call
@@ -248,7 +250,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     invocation: InvocationParams | undefined,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const quote = this.catalog.get(outcome.model, outcome.provider);
+    const quote = this.catalog.get(outcome.model, outcome.provider, undefined, { entry: this.entry });
     const requested = [invocation?.max_tokens, invocation?.max_completion_tokens, invocation?.max_output_tokens].find(
       (value): value is number => typeof value === "number" && value > 0,
     );

@@ -6,7 +6,8 @@ import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import { createMiddleware } from "langchain";
 import { z } from "zod";
 import { Budget } from "../budget/budget.js";
-import { budgetOptionsShape, type BudgetOptions, budgetSettings, parseOptions } from "../budget/settings.js";
+import { parseOptions } from "../validation.js";
+import { budgetOptionsShape, type BudgetOptions, budgetSettings } from "../budget/settings.js";
 import { costOf, priceCall, servedModelOf } from "../langchain/price-call.js";
 import { currentRunScope } from "../langchain/run-scope.js";
 import { catalogFor } from "../pricing/catalog.js";
@@ -82,7 +83,7 @@ export function budgetMiddleware(options: BudgetMiddlewareOptions = {}) {
       const messages = state.messages.slice(0, -1);
       const ticket = await budget.open({ model, provider });
       ticket.markSent();
-      const priced = await priceCall(catalog, { messages, reply, usage: (reply as AIMessage).usage_metadata, model, provider });
+      const priced = await priceCall(catalog, { messages, reply, usage: (reply as AIMessage).usage_metadata, model, provider, entry: "budgetMiddleware()" });
       await ticket.settle(priced); // past the limit: throws ("error"), or the next beforeModel ends the run ("end")
       return undefined;
     },

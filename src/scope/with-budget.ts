@@ -5,6 +5,9 @@ import { isAbortError } from "../langchain/call-errors.js";
 import { HANDLER_BUDGET } from "../langchain/call-options.js";
 import { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./budget-handler.js";
 
+/** Where `withBudget`'s options were given, for its handlers' errors. */
+const ENTRY = "withBudget()";
+
 /**
  * Wraps a runnable (a chain, a graph, an agent, a model) so that every invocation gets a fresh budget:
  * its own `BudgetCallbackHandler`, whose signal is merged with the caller's, and whose aborts surface as the
@@ -20,7 +23,7 @@ export function withBudget<RunInput, RunOutput>(
   runnable: Invocable<RunInput, RunOutput>,
   options: BudgetCallbackHandlerOptions = {},
 ): Runnable<RunInput, RunOutput> {
-  new BudgetCallbackHandler(options); // validate now, not at the first invocation
+  new BudgetCallbackHandler(options, ENTRY); // validate now, not at the first invocation
   return new BudgetedRunnable(runnable, options);
 }
 
@@ -48,7 +51,7 @@ class BudgetedRunnable<RunInput, RunOutput> extends Runnable<RunInput, RunOutput
   }
 
   override async invoke(input: RunInput, config?: Partial<RunnableConfig>): Promise<RunOutput> {
-    const budget = new BudgetCallbackHandler(this.options);
+    const budget = new BudgetCallbackHandler(this.options, ENTRY);
     const { config: budgeted, dispose } = withHandler(config, budget);
     try {
       return await this.bound.invoke(input, budgeted);
@@ -60,7 +63,7 @@ class BudgetedRunnable<RunInput, RunOutput> extends Runnable<RunInput, RunOutput
   }
 
   override async *_streamIterator(input: RunInput, config?: Partial<RunnableConfig>): AsyncGenerator<RunOutput> {
-    const budget = new BudgetCallbackHandler(this.options);
+    const budget = new BudgetCallbackHandler(this.options, ENTRY);
     const { config: budgeted, dispose } = withHandler(config, budget);
     try {
       yield* await this.bound.stream(input, budgeted);

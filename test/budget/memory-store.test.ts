@@ -88,7 +88,7 @@ describe("InMemoryBudgetStore memory", () => {
   });
 
   it("rejects options it can't work with", () => {
-    expect(() => new InMemoryBudgetStore({ maxRememberedCalls: 0 })).toThrow(/maxRememberedCalls: expected a whole number ≥ 1, got 0/);
+    expect(() => new InMemoryBudgetStore({ maxRememberedCalls: 0 })).toThrow(/maxRememberedCalls: Expected a whole number ≥ 1, got 0/);
     expect(() => new InMemoryBudgetStore({ settledTtlMs: -5 })).toThrow(/settledTtlMs/);
   });
 });

@@ -3,8 +3,14 @@
  * the key most likely meant: a misplaced or misspelt budget option used to leave the model at the $2
  * default (or, for `onStoreError: "Deny"`, fail open).
  */
+import { RunnableLambda } from "@langchain/core/runnables";
+import { ChatOpenAI } from "@langchain/openai";
 import { describe, expect, it } from "vitest";
-import { BudgetCallbackHandler, InvalidOptionsError, MeteredChatModel } from "../../src/index.js";
+import { storeGuard } from "../../src/budget/store-guard.js";
+import { BudgetCallbackHandler, InMemoryBudgetStore, InvalidOptionsError, MeteredChatModel, meter, withBudget } from "../../src/index.js";
+import { budgetMiddleware } from "../../src/scope/budget-middleware.js";
+import { JsonlMeterSink } from "../../src/integrations/jsonl.js";
+import { RedisBudgetStore } from "../../src/integrations/redis.js";
 
 const model = (fields: Record<string, unknown>) => () => new MeteredChatModel({ model: "gpt-4o-mini", apiKey: "test", ...fields } as never);
 
@@ -50,5 +56,28 @@ describe("BudgetCallbackHandler", () => {
     ["NaN", { limitUsd: Number.NaN }, "limitUsd: Invalid input: expected number, received NaN"],
   ])("%s", (_name, options, problem) => {
     expect(() => new BudgetCallbackHandler(options as never)).toThrow(problem);
+  });
+});
+
+describe("every other entry point: one strict schema each, errors naming the entry and the path", () => {
+  const plain = new ChatOpenAI({ model: "gpt-4o-mini", apiKey: "test" });
+  it.each([
+    ["meter(): a budget option at the top level", () => meter(plain, { quotas: [] } as never), "Invalid options for meter()", "quotas: a budget option at the model's top level: move it into `budget: { quotas }`"],
+    ["meter(): a misspelt budget", () => meter(plain, { budjet: {} } as never), "Invalid options for meter()", "did you mean `budget`?"],
+    ['meter(): hardCap: "false"', () => meter(plain, { budget: { hardCap: "false" } } as never), "Invalid options for meter()", "budget.hardCap: Invalid input: expected boolean"],
+    ["withBudget(): limitUSD", () => withBudget(RunnableLambda.from(() => 1), { limitUSD: 1 } as never), "Invalid options for withBudget()", "did you mean `limitUsd`?"],
+    ['budgetMiddleware(): onStoreError: "Deny"', () => budgetMiddleware({ onStoreError: "Deny" } as never), "Invalid options for budgetMiddleware", 'onStoreError: Invalid option: expected one of "deny"|"allow"'],
+    ["InMemoryBudgetStore: maxRememberedCalls: 0", () => new InMemoryBudgetStore({ maxRememberedCalls: 0 }), "Invalid options for InMemoryBudgetStore", "maxRememberedCalls: Expected a whole number ≥ 1, got 0 (number)"],
+    ["InMemoryBudgetStore: a misspelt key", () => new InMemoryBudgetStore({ maxRememberedCall: 10 } as never), "Invalid options for InMemoryBudgetStore", "did you mean `maxRememberedCalls`?"],
+    ["RedisBudgetStore: uri for url", () => new RedisBudgetStore({ uri: "redis://cache:6379" } as never), "Invalid options for RedisBudgetStore", 'Unrecognized key: "uri"; did you mean `url`?'],
+    ["RedisBudgetStore: timeoutMs: -1", () => new RedisBudgetStore({ timeoutMs: -1 }), "Invalid options for RedisBudgetStore", "timeoutMs: Expected a whole number ≥ 1, got -1 (number)"],
+    ["RedisBudgetStore: a client that isn't one", () => new RedisBudgetStore({ client: "redis://cache" as never }), "Invalid options for RedisBudgetStore", "client: Expected an ioredis client (new Redis(…)); to connect by address, give `url` instead"],
+    ["JsonlMeterSink: includeContents", () => new JsonlMeterSink("usage.jsonl", { includeContents: true } as never), "Invalid options for JsonlMeterSink", "did you mean `includeContent`?"],
+    ['JsonlMeterSink: includeContent: "yes"', () => new JsonlMeterSink("usage.jsonl", { includeContent: "yes" } as never), "Invalid options for JsonlMeterSink", "includeContent: Invalid input: expected boolean, received string"],
+    ["storeGuard(): probeIntervalMs: 0", () => storeGuard(new InMemoryBudgetStore(), { probeIntervalMs: 0 }), "Invalid options for storeGuard()", "probeIntervalMs: Too small"],
+  ])("%s", (_name, construct, entry, problem) => {
+    expect(construct).toThrow(InvalidOptionsError);
+    expect(construct).toThrow(entry);
+    expect(construct).toThrow(problem);
   });
 });

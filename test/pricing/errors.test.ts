@@ -32,6 +32,28 @@ describe("UnknownModelPriceError", () => {
     expect(message).toContain('prices: { "mystery-model": { input:');
   });
 
+  it("says how to price it from the entry point used", () => {
+    const fix = (entry?: string) => new UnknownModelPriceError("my-model", undefined, { entry }).message;
+    expect(fix()).toContain('new MeteredChatModel({ model: "my-model", prices: { "my-model": { input: 0.15, output: 0.6 } } })');
+    expect(fix()).toMatch(/set `provider`.*count that with `costSource: "reported"`/);
+    expect(fix("meter()")).toContain('meter(model, { prices: { "my-model":');
+    expect(fix("BudgetCallbackHandler")).toContain('new BudgetCallbackHandler({ prices: { "my-model":');
+    expect(fix("BudgetCallbackHandler")).toContain('meter(model, { costSource: "reported" })');
+    expect(fix("withBudget()")).toContain('withBudget({ prices: { "my-model":');
+    expect(fix("budgetMiddleware()")).toContain('budgetMiddleware({ prices: { "my-model":');
+    const { message } = thrown(() => priceUsage({ input_tokens: 10 }, "my-model")) as Error;
+    expect(message).toContain('priceUsage(usage, "my-model", { prices: { "my-model":');
+    expect(message).not.toContain("costSource");
+  });
+
+  it("says why a price was needed when the endpoint's report didn't come, or a hard cap needs one", () => {
+    const missing = new UnknownModelPriceError("openrouter/auto", "openrouter", { reportMissing: true }).message;
+    expect(missing).toMatch(/^The endpoint reported no cost for this call \(costSource: "reported"\) and no price is known for model "openrouter\/auto" \(provider "openrouter"\)/);
+    expect(missing).not.toContain('count that with `costSource: "reported"`');
+    const capped = new UnknownModelPriceError("openrouter/auto", "openrouter", { entry: "meter()", hardCap: true }).message;
+    expect(capped).toMatch(/^A hard cap reserves each call's worst case before sending it, which needs a price/);
+  });
+
   it("names the provider it was looked up under", () => {
     const error = thrown(() => priceUsage({ input_tokens: 10 }, "mystery-model", { provider: "google_genai" })) as UnknownModelPriceError;
     expect(error.provider).toBe("google_genai");

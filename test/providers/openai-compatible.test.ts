@@ -9,9 +9,10 @@
  * Mistral mistral-small-latest 0.10/0.30; OpenRouter openai/gpt-4o-mini and OpenAI/Azure gpt-4o-mini
  * in 0.15 out 0.60.
  */
+import { RunnableLambda } from "@langchain/core/runnables";
 import { ChatOpenAI } from "@langchain/openai";
 import { describe, expect, it, vi } from "vitest";
-import { BudgetCallbackHandler, LITELLM_COST_HEADER, meter, MeteredChatModel, type MeteredChatModelFields, providerFromBaseUrl } from "../../src/index.js";
+import { BudgetCallbackHandler, BudgetExceededError, LITELLM_COST_HEADER, meter, MeteredChatModel, type MeteredChatModelFields, providerFromBaseUrl, UnknownModelPriceError } from "../../src/index.js";
 import { baseUrlOfSerialized, resolveProvider } from "../../src/pricing/providers.js";
 import { collect, costOf, useFakeOpenAI } from "../support/metered.js";
 
@@ -145,6 +146,46 @@ describe("a cost the endpoint reports", () => {
       [0.00045, 0.0004],
       [0.00045, 0.0004],
     ]);
+  });
+
+  it('a model no price covers needs none under costSource: "reported": the report is its cost', async () => {
+    // openrouter/auto routes to a model of OpenRouter's choosing: its report is the only price there is.
+    expect(() => at("https://openrouter.ai/api/v1", { model: "openrouter/auto" })).toThrow(/costSource: "reported"/);
+    fake.server.setDefault({ ...openRouter, model: "anthropic/claude-mystery-5" });
+    const onCost = vi.fn();
+    const model = at("https://openrouter.ai/api/v1", { model: "openrouter/auto", costSource: "reported", budget: { limitUsd: 0.001 }, onCost });
+    const answer = await model.invoke("hi");
+    expect(costOf(answer)).toEqual({
+      totalUsd: 0.0004, nanoUsd: 400_000, details: {}, model: "anthropic/claude-mystery-5", provider: "openrouter",
+      priceSource: "reported", estimated: false, reportedUsd: 0.0004, counted: "reported",
+    });
+    expect(onCost.mock.calls[0]?.[0].usage).toMatchObject({ inputTokens: 1000, outputTokens: 500 });
+    const { message } = await collect(await model.stream("again"));
+    expect(costOf(message)).toMatchObject({ nanoUsd: 400_000, priceSource: "reported" });
+  });
+
+  it("with no report either, the call throws, charged what its run had left: the run spends nothing more", async () => {
+    fake.server.setDefault({ usage: { promptTokens: 1000, completionTokens: 500 } }); // no usage.cost
+    const records: number[] = [];
+    const model = at("https://openrouter.ai/api/v1", { model: "openrouter/auto", costSource: "reported", budget: { limitUsd: 0.5 }, onCost: (r) => records.push(r.cost.nanoUsd) });
+    const error = await model.invoke("hi").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownModelPriceError);
+    expect((error as Error).message).toMatch(/reported no cost for this call .* Price it in USD per 1M tokens: new MeteredChatModel\(\{ model: "openrouter\/auto", prices:/);
+    expect(records).toEqual([500_000_000]);
+    // In one run: the first call took what was left, so the second is refused before it is sent.
+    fake.server.requests.length = 0;
+    const run = RunnableLambda.from(async () => {
+      await model.invoke("1").catch(() => {});
+      return model.invoke("2");
+    });
+    await expect(run.invoke({})).rejects.toThrow(BudgetExceededError);
+    expect(fake.server.requests).toHaveLength(1);
+  });
+
+  it("a hard cap needs a price to reserve the worst case: refused at construction, saying so", () => {
+    expect(() => at("https://openrouter.ai/api/v1", { model: "openrouter/auto", costSource: "reported", budget: { hardCap: true } })).toThrow(
+      /A hard cap reserves each call's worst case before sending it, which needs a price/,
+    );
   });
 
   it("a LiteLLM proxy's x-litellm-response-cost header is read from the response; our tag never reaches it", async () => {
