@@ -2,10 +2,18 @@
  * Type tests for the public surface (vitest typecheck: `npm test` runs them through tsc): what users write
  * compiles under `strict`, and what would be silently wrong doesn't.
  */
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { AIMessage } from "@langchain/core/messages";
+import { RunnableLambda } from "@langchain/core/runnables";
 import { describe, expectTypeOf, it } from "vitest";
+import { budgetMiddleware } from "../../src/scope/budget-middleware.js";
+import { JsonlMeterSink } from "../../src/integrations/jsonl.js";
+import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import {
   BudgetCallbackHandler,
+  InMemoryBudgetStore,
+  meteredImportMap,
+  withBudget,
   type BudgetExceededError,
   type Cost,
   type CostRecord,
@@ -17,6 +25,7 @@ import {
 } from "../../src/index.js";
 
 declare const message: AIMessage;
+declare const chatModel: BaseChatModel;
 
 describe("costs are typed", () => {
   it("costOf gives a Cost or undefined", () => {
@@ -65,5 +74,26 @@ describe("options that would be silently wrong are type errors", () => {
 
   it("meter() takes metering options", () => {
     expectTypeOf(meter).parameter(1).toMatchTypeOf<{ budget?: unknown } | undefined>();
+    // @ts-expect-error a budget option belongs in `budget`
+    meter(chatModel, { quotas: [] });
+    // @ts-expect-error `hardcap` is spelt `hardCap`
+    meter(chatModel, { budget: { hardcap: true } });
+  });
+
+  it("at every other entry point", () => {
+    // @ts-expect-error `limitUSD` is spelt `limitUsd`
+    withBudget(RunnableLambda.from(() => 1), { limitUSD: 1 });
+    // @ts-expect-error `exitBehavior` is "end" or "error"
+    budgetMiddleware({ exitBehavior: "stop" });
+    // @ts-expect-error `maxRememberedCall` is spelt `maxRememberedCalls`
+    new InMemoryBudgetStore({ maxRememberedCall: 10 });
+    // @ts-expect-error `uri` is spelt `url`
+    new RedisBudgetStore({ uri: "redis://cache:6379" });
+    // @ts-expect-error `includeContents` is spelt `includeContent`
+    new JsonlMeterSink("usage.jsonl", { includeContents: true });
+  });
+
+  it("meteredImportMap is load()'s optionalImportsMap", () => {
+    expectTypeOf(meteredImportMap).toMatchTypeOf<Record<string, Record<string, unknown>>>();
   });
 });
