@@ -26,7 +26,7 @@ export { pendingStoreEnds } from "./budget/quota-side.js";
 export type { MeterEntry, MeterSink } from "./budget/meter-sink.js";
 export type { BudgetDecision, BudgetView, CostRecord } from "./budget/cost-record.js";
 export { DEFAULT_MAX_OUTPUT_TOKENS, INPUT_SAFETY_MARGIN, MIN_USEFUL_OUTPUT_TOKENS, type CallPlan } from "./budget/plan.js";
-export { priceUsage, type Cost, type CostSource, type EstimatedUsage, type EstimateReason, type PriceUsageOptions } from "./pricing/price-usage.js";
+export { priceUsage, type Cost, type CostSource, type EstimatedUsage, type EstimateReason, type MissingRate, type PriceUsageOptions } from "./pricing/price-usage.js";
 export { LITELLM_COST_HEADER } from "./pricing/reported-cost.js";
 export { providerFromBaseUrl } from "./pricing/providers.js";
 export {

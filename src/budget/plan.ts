@@ -1,5 +1,5 @@
 import type { NanoUsd } from "../pricing/money.js";
-import { type CompiledPrice, type CompiledRate, maxRate, rateAt } from "../pricing/model-price.js";
+import { type CompiledPrice, type CompiledRate, maxRate, type RateKind, rateAt } from "../pricing/model-price.js";
 
 /**
  * A hard cap's arithmetic, pure: the most a call can cost (its worst case) and the largest answer a budget
@@ -73,7 +73,7 @@ export interface Rates {
   output: bigint;
 }
 
-function dearest(price: CompiledPrice, kinds: ReadonlyArray<keyof CompiledPrice>, rateOf: (rate: CompiledRate) => bigint): bigint {
+function dearest(price: CompiledPrice, kinds: ReadonlyArray<RateKind>, rateOf: (rate: CompiledRate) => bigint): bigint {
   let max = 0n;
   for (const kind of kinds) {
     const rate = rateOf(price[kind]);

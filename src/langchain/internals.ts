@@ -156,9 +156,10 @@ export function ensureOpenAIClients(model: BaseChatModel): void {
  * invoke stalls for minutes): count with our local tokenizer instead, on the model and both delegates.
  */
 export function replaceTokenCounter(model: BaseChatModel, count: (content: unknown) => Promise<number>): void {
+  if (typeof (model as unknown as Loose).getNumTokens !== "function") throw new UnsupportedVersionError("getNumTokens", "@langchain/core");
+  // A delegate given by the user (`completions: myMock`) may count, or not, as it likes.
   for (const target of [model, ...openAIDelegates(model)]) {
-    if (typeof (target as unknown as Loose).getNumTokens !== "function") throw new UnsupportedVersionError("getNumTokens", "@langchain/core");
-    (target as unknown as Loose).getNumTokens = count;
+    if (typeof (target as unknown as Loose).getNumTokens === "function") (target as unknown as Loose).getNumTokens = count;
   }
 }
 
@@ -216,34 +217,58 @@ function capField(target: Loose, maxTokens: number): Loose {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// ChatAnthropic: the raw SDK stream, whose events carry what LangChain's drop (the 1-hour cache split, a
-// stated cost, a server-tool call's cumulative input).
+// Raw provider usage, where LangChain's provider packages drop or mis-sum it. ChatAnthropic: the raw SDK
+// stream, whose events carry the 1-hour cache split, a stated cost and a server-tool message's cumulative
+// input. ChatGoogleGenerativeAI: the SDK's responses, whose usageMetadata has the thinking, tool-use prompt
+// and per-modality counts LangChain's usage_metadata leaves out (and its stream drops content-less chunks).
 // ---------------------------------------------------------------------------------------------------------
 
 type RawStream = AsyncIterable<unknown> & { controller?: AbortController };
 type StreamFactory = (this: unknown, ...args: unknown[]) => Promise<RawStream>;
+type GeminiClient = {
+  generateContent(...args: unknown[]): Promise<{ response: unknown }>;
+  generateContentStream(...args: unknown[]): Promise<{ stream: AsyncIterable<unknown>; response: Promise<unknown> }>;
+};
 
 /**
- * @internal Makes `view` (a per-call view) report each raw provider stream event to `onRawEvent`, where the
- * model has such a stream; the stream is made by `source` (the model as calls are sent to it, which keeps
- * its cached client).
+ * @internal Makes `view` (a per-call view) report the provider's raw responses or stream events to `onRaw`,
+ * where the model has a place for it; `source` is the model as calls are sent to it (it keeps the cached
+ * SDK client). Returns whether it could.
  */
-export function tapRawStream(view: BaseChatModel, source: BaseChatModel, onRawEvent: (data: unknown) => void): BaseChatModel {
-  const create = (source as unknown as { createStreamWithRetry?: StreamFactory }).createStreamWithRetry;
-  if (typeof create !== "function") return view;
-  (view as unknown as Loose).createStreamWithRetry = async (...args: unknown[]): Promise<RawStream> => {
-    const stream = await create.apply(source, args);
-    return {
-      controller: stream.controller,
-      async *[Symbol.asyncIterator]() {
-        for await (const data of stream) {
-          onRawEvent(data);
-          yield data;
-        }
-      },
+export function tapRawUsage(view: BaseChatModel, source: BaseChatModel, onRaw: (data: unknown) => void): boolean {
+  const fields = source as unknown as Loose;
+  const create = fields.createStreamWithRetry as StreamFactory | undefined;
+  if (typeof create === "function") {
+    (view as unknown as Loose).createStreamWithRetry = async (...args: unknown[]): Promise<RawStream> => {
+      const stream = await create.apply(source, args);
+      return { controller: stream.controller, [Symbol.asyncIterator]: () => reporting(stream, onRaw) };
     };
-  };
-  return view;
+    return true;
+  }
+  const client = fields.client as Partial<GeminiClient> | undefined;
+  if (typeof client?.generateContent === "function" && typeof client.generateContentStream === "function") {
+    const gemini = client as GeminiClient;
+    const tapped: GeminiClient = Object.create(gemini);
+    tapped.generateContent = async (...args) => {
+      const result = await gemini.generateContent(...args);
+      onRaw(result.response);
+      return result;
+    };
+    tapped.generateContentStream = async (...args) => {
+      const result = await gemini.generateContentStream(...args);
+      return { ...result, stream: reporting(result.stream, onRaw) };
+    };
+    (view as unknown as Loose).client = tapped;
+    return true;
+  }
+  return false;
+}
+
+async function* reporting<T>(source: AsyncIterable<T>, onRaw: (data: unknown) => void): AsyncGenerator<T> {
+  for await (const data of source) {
+    onRaw(data);
+    yield data;
+  }
 }
 
 const isObject = (value: unknown): value is object => typeof value === "object" && value !== null;

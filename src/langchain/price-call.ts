@@ -37,6 +37,11 @@ export interface CallOutcome {
   downgradedFrom?: string | undefined;
   /** The most output tokens the request allowed (all choices), when known: a usage above it is corrupt. */
   maxOutputTokens?: number | undefined;
+  /**
+   * When the call was made, for date- and time-dependent prices: the response's own time where the message
+   * keeps it (the Responses API's `created_at`), else when the call was sent. Default: now.
+   */
+  at?: Date | undefined;
 }
 
 /** @internal Usage the library can't price (see `usageProblems`): the call is charged conservatively. */
@@ -52,16 +57,20 @@ export class UnpriceableUsage extends Error {
  * model the response names. Throws `UnknownModelPriceError` rather than price it at $0, and
  * `UnpriceableUsage` for usage that isn't made of non-negative integer counts or contradicts itself.
  */
-export async function priceCall(catalog: PriceCatalog, outcome: CallOutcome, at: Date = new Date()): Promise<PricedCall> {
+export async function priceCall(catalog: PriceCatalog, outcome: CallOutcome, at: Date = outcome.at ?? new Date()): Promise<PricedCall> {
   const raw = outcome.rawUsage ?? rawUsageOf(outcome.reply);
   const quote = catalog.find(outcome.model, outcome.provider, at);
   if (!quote) return pricedByReport(outcome, raw);
   let usage: Usage;
   let estimate: EstimateReason | undefined;
-  if (reportsUsage(outcome.usage)) {
-    const problems = usageProblems(outcome.usage, outcome.maxOutputTokens);
+  // The provider's raw usage completes LangChain's where the package drops or mis-sums it (Anthropic's
+  // server-tool streams, Gemini's thinking and tool-use prompts), and stands in for it where it lost it all.
+  const contract = usageContract(outcome.provider);
+  const lifted = contract.lift(outcome.usage ?? {}, raw);
+  if (reportsUsage(lifted)) {
+    const problems = usageProblems(lifted, outcome.maxOutputTokens);
     if (problems.length) throw new UnpriceableUsage(problems);
-    usage = readUsage(outcome.usage, outcome.provider, raw);
+    usage = contract.normalize(lifted);
   } else {
     estimate = "no-usage";
     const [inputTokens, outputTokens] = await Promise.all([
@@ -187,6 +196,12 @@ export function readUsage(
 export function rawUsageOf(message: BaseMessage | undefined): Readonly<Record<string, unknown>> | undefined {
   const usage = (message?.response_metadata as { usage?: unknown } | undefined)?.usage;
   return usage && typeof usage === "object" ? (usage as Record<string, unknown>) : undefined;
+}
+
+/** @internal The time a response states it was made at (`created_at`, Unix seconds), where LangChain keeps it. */
+export function respondedAt(message: BaseMessage | undefined): Date | undefined {
+  const seconds = (message?.response_metadata as { created_at?: unknown } | undefined)?.created_at;
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined;
 }
 
 /** @internal The model a response names, if any. */

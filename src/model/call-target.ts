@@ -4,12 +4,16 @@ import type { ChatModelStreamEvent } from "@langchain/core/language_models/event
 import { AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { AsyncCaller } from "@langchain/core/utils/async_caller";
-import { ensureOpenAIClients, retrierOf, singleAttemptView, tapRawStream, viewWithMaxTokens } from "../langchain/internals.js";
+import { ensureOpenAIClients, retrierOf, singleAttemptView, tapRawUsage, viewWithMaxTokens } from "../langchain/internals.js";
+import { usageContract } from "../usage/providers.js";
 
 /** @internal Parsed call options, as LangChain hands them to a model's `_generate`. */
 export type CallOptions = Record<string, unknown> & { signal?: AbortSignal; tools?: unknown };
 
 type Run = CallbackManagerForLLMRun | undefined;
+
+/** @internal Sees the provider's raw responses or stream events (see `tapRawUsage`). */
+export type OnRaw = (data: unknown) => void;
 
 /** @internal The three ways a chat model sends a call: its own, unmetered implementation. */
 export interface ModelCalls {
@@ -43,7 +47,13 @@ export class CallTarget {
     private readonly calls: ModelCalls = model as unknown as ModelCalls,
     /** Its client fetches through `capturingFetch`, so a call can read its response headers. */
     readonly capturesHeaders = false,
-  ) {}
+  ) {
+    // OpenAI-compatible responses keep their whole usage on the message: no per-call tap on that hot path.
+    this.readsRaw = usageContract(provider).family !== "openai";
+  }
+
+  /** Whether a call's raw provider usage is read (Anthropic, Gemini), through a per-call view. */
+  private readonly readsRaw: boolean;
 
   /** The model as metered calls send to it: one attempt per call (see `retrier`). Made on first use. */
   private base: BaseChatModel | undefined;
@@ -65,56 +75,58 @@ export class CallTarget {
     return { requestedMaxTokens: requested, modelMaxOutputTokens: profile.maxOutputTokens, choices: n };
   }
 
-  generate(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): Promise<ChatResult> {
-    return this.calls._generate.call(this.view(maxTokens), messages, options as never, runManager);
+  /** `onRaw`, here and below, sees the provider's raw usage where LangChain's message drops it. */
+  generate(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number, onRaw?: OnRaw): Promise<ChatResult> {
+    return this.calls._generate.call(this.view(maxTokens, onRaw), messages, options as never, runManager);
   }
 
-  stream(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): AsyncGenerator<ChatGenerationChunk> {
+  stream(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number, onRaw?: OnRaw): AsyncGenerator<ChatGenerationChunk> {
     // A model that can't stream answers at once: one chunk.
-    if (this.calls._streamResponseChunks === BaseChatModel.prototype._streamResponseChunks) return this.oneChunk(messages, options, runManager, maxTokens);
-    return this.calls._streamResponseChunks.call(this.view(maxTokens), messages, options as never, runManager);
+    if (this.calls._streamResponseChunks === BaseChatModel.prototype._streamResponseChunks) return this.oneChunk(messages, options, runManager, maxTokens, onRaw);
+    return this.calls._streamResponseChunks.call(this.view(maxTokens, onRaw), messages, options as never, runManager);
   }
 
-  private async *oneChunk(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number): AsyncGenerator<ChatGenerationChunk> {
-    const result = await this.generate(messages, options, runManager, maxTokens);
+  private async *oneChunk(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number, onRaw?: OnRaw): AsyncGenerator<ChatGenerationChunk> {
+    const result = await this.generate(messages, options, runManager, maxTokens, onRaw);
     for (const generation of result.generations.slice(0, 1)) yield toChunk(generation.message);
   }
 
-  /**
-   * `onRawEvent` sees the provider's raw stream events where the model's native event stream drops what
-   * pricing needs (ChatAnthropic's events carry neither the 1-hour cache split nor a stated cost).
-   */
-  async *events(
-    messages: BaseMessage[],
-    options: CallOptions,
-    runManager: Run,
-    maxTokens?: number,
-    onRawEvent?: (data: unknown) => void,
-  ): AsyncGenerator<ChatModelStreamEvent> {
+  /** A model's native event stream (ChatAnthropic's events carry neither the 1-hour cache split nor a stated cost). */
+  async *events(messages: BaseMessage[], options: CallOptions, runManager: Run, maxTokens?: number, onRaw?: OnRaw): AsyncGenerator<ChatModelStreamEvent> {
     const native = this.calls._streamChatModelEvents !== BaseChatModel.prototype._streamChatModelEvents;
     if (native) {
-      const view = this.view(maxTokens, !!onRawEvent);
-      if (onRawEvent) tapRawStream(view, this.view(undefined), onRawEvent);
-      yield* this.calls._streamChatModelEvents.call(view, messages, options as never, runManager);
+      yield* this.calls._streamChatModelEvents.call(this.view(maxTokens, onRaw), messages, options as never, runManager);
       return;
     }
     // LangChain's own bridge (BaseChatModel's), over this target's (possibly one-chunk) stream.
-    const view = Object.create(this.view(maxTokens, true)) as Loose;
-    view._streamResponseChunks = (m: BaseMessage[], o: CallOptions, r: Run) => this.stream(m, o, r, maxTokens);
+    const view = Object.create(this.view(maxTokens, undefined, true)) as Loose;
+    view._streamResponseChunks = (m: BaseMessage[], o: CallOptions, r: Run) => this.stream(m, o, r, maxTokens, onRaw);
     yield* BaseChatModel.prototype._streamChatModelEvents.call(view as unknown as BaseChatModel, messages, options as never, runManager);
   }
 
   /**
    * The model as a call is sent to it: its one-attempt view, or a per-call view of that with its max output
-   * lowered to `maxTokens` (or a place for a raw-stream tap).
+   * lowered to `maxTokens` and the raw usage reported to `onRaw` (or a place for other per-call overrides).
    */
-  private view(maxTokens: number | undefined, always = false): BaseChatModel {
+  private view(maxTokens: number | undefined, onRaw?: OnRaw, always = false): BaseChatModel {
+    const base = this.ready();
+    const tap = this.readsRaw ? onRaw : undefined;
+    if (maxTokens === undefined && !tap && !always) return base;
+    const view = viewWithMaxTokens(base, maxTokens);
+    if (tap) tapRawUsage(view, base, tap);
+    return view;
+  }
+
+  /**
+   * The model as calls are sent to it, with its SDK client made: ChatOpenAI makes it lazily on `this` (a
+   * per-call view would build its own), and outside its retrier, so a client that can't be made (no API key)
+   * fails at once, as on ChatOpenAI, rather than after every retry of the call.
+   */
+  ready(): BaseChatModel {
     this.base ??= this.retrier() ? singleAttemptView(this.model) : this.model;
-    if (maxTokens === undefined && !always) return this.base;
-    // The SDK client is made lazily on `this`: make it on the base first, or each per-call view would build its own.
     if (!this.clientsMade && isChatOpenAI(this.base)) ensureOpenAIClients(this.base);
     this.clientsMade = true;
-    return viewWithMaxTokens(this.base, maxTokens);
+    return this.base;
   }
 
   private clientsMade = false;

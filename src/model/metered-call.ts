@@ -6,11 +6,11 @@ import { BudgetExceededError } from "../budget/errors.js";
 import type { CallPlan } from "../budget/plan.js";
 import type { BudgetSettings } from "../budget/settings.js";
 import { contentText } from "../langchain/messages.js";
-import { type CallOutcome, conservativeCharge, priceCall, servedModelOf, UnpriceableUsage } from "../langchain/price-call.js";
+import { type CallOutcome, conservativeCharge, priceCall, respondedAt, servedModelOf, UnpriceableUsage } from "../langchain/price-call.js";
 import { StreamWatch } from "../langchain/stream-watch.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
 import { UnknownModelPriceError } from "../pricing/errors.js";
-import type { CostSource, EstimateReason } from "../pricing/price-usage.js";
+import type { CostSource, EstimateReason, MissingRate } from "../pricing/price-usage.js";
 import { reportedCostOf } from "../pricing/reported-cost.js";
 import { usageContract } from "../usage/providers.js";
 import { InvalidUsageError, reportsUsage } from "../usage/validate.js";
@@ -31,14 +31,32 @@ export interface MeteringSettings {
   captureHeaders?: (() => HeaderCapture) | undefined;
   /** Where the model was configured (`"MeteredChatModel"`, `"meter()"`), for errors that say how to fix it. */
   entry: string;
+  /** Usage the price has no rate for: an estimate at the text rate, or an error (see `MeteringFields`). */
+  missingRates: "estimate" | "error";
 }
 
 type Run = CallbackManagerForLLMRun | undefined;
 
 /** @internal What a call received before it ended, as far as pricing it goes. */
-export type Received = Pick<CallOutcome, "reply" | "usage" | "rawUsage"> & { model?: string | undefined };
+export type Received = Pick<CallOutcome, "reply" | "usage" | "rawUsage" | "at"> & { model?: string | undefined };
 
 let onCostFailed = false;
+const warnedMissingRates = new Set<string>();
+
+/** Once per model and kind: audio priced at the text rate is likely under, and the user can fix it. */
+function warnMissingRates(model: string, missing: readonly MissingRate[]): void {
+  const fresh = missing.filter((kind) => !warnedMissingRates.has(`${model}\u0000${kind}`));
+  if (!fresh.length) return;
+  for (const kind of fresh) warnedMissingRates.add(`${model}\u0000${kind}`);
+  console.warn(
+    `langchain-metered: the price of "${model}" has no ${fresh.map(rateName).join(" or ")} rate; those tokens are charged ` +
+      `at the text rate and the cost is marked estimated (likely under). Add the rate with \`prices\` (e.g. ` +
+      `{ "${model}": { input, output, ${fresh.join(", ")} } }), or refuse such calls with \`missingRates: "error"\`.`,
+  );
+}
+
+/** "audio input" for `inputAudio`. */
+const rateName = (kind: MissingRate): string => (kind === "inputAudio" ? "audio input" : "audio output");
 
 /** What a conservative charge that crossed a limit is settled at: its record; any other failure is thrown. */
 function keepUnlessBudgetStop(call: MeteredCall) {
@@ -62,6 +80,8 @@ function ownCopy(stop: BudgetExceededError): BudgetExceededError {
  */
 export class MeteredCall {
   private streamWatch: StreamWatch | undefined;
+  /** When the request left: the time its date- and time-dependent prices are read at, unless the response says. */
+  private sentAt: Date | undefined;
 
   constructor(
     private readonly settings: MeteringSettings,
@@ -98,6 +118,7 @@ export class MeteredCall {
     // never sends it: the SDK refuses an aborted signal before any request. Left unsent, the call is
     // released by `fail`, not charged its whole hold as if it had been cut short on the wire.
     if (!this.route.options.signal?.aborted) this.ticket.markSent();
+    this.sentAt = new Date();
     let options = this.route.options;
     const signal = this.ticket.signalFor(options.signal);
     if (signal !== options.signal) options = { ...options, signal };
@@ -131,9 +152,16 @@ export class MeteredCall {
       }
       throw error;
     }
+    const missing = priced.cost.missingRates;
+    if (missing && this.settings.missingRates !== "error") warnMissingRates(priced.cost.model, missing);
     this.addClamp(priced);
-    await this.settle(priced, answer);
-    return priced;
+    if (!missing || this.settings.missingRates !== "error") {
+      await this.settle(priced, answer);
+      return priced;
+    }
+    // Paid for already: charged as estimated, then refused as the user asked.
+    await this.settle(priced, answer).catch(keepUnlessBudgetStop(this));
+    throw new UnknownModelPriceError(priced.cost.model, priced.cost.provider, { entry: this.settings.entry, missingRates: missing });
   }
 
   /**
@@ -266,6 +294,7 @@ export class MeteredCall {
       entry: this.settings.entry,
       downgradedFrom,
       maxOutputTokens,
+      at: received.at ?? respondedAt(received.reply) ?? this.sentAt,
     };
   }
 }

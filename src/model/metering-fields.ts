@@ -4,6 +4,7 @@ import { budgetOptionsShape, type BudgetOptions, budgetSettings } from "../budge
 import { InvalidOptionsError } from "../errors.js";
 import { catalogFor, type PriceCatalog } from "../pricing/catalog.js";
 import { UnknownModelPriceError } from "../pricing/errors.js";
+import { routesModels } from "../pricing/providers.js";
 import type { PriceOverrides } from "../pricing/overrides.js";
 import type { CostSource } from "../pricing/price-usage.js";
 import { closest, describeValue, parseOptions } from "../validation.js";
@@ -40,6 +41,13 @@ export interface MeteringFields {
    * neither LangChain's `ls_provider` nor the base URL says (a proxy on your own host).
    */
   provider?: string;
+  /**
+   * What happens to usage the price has no rate of its own for (audio tokens of a model whose price data has
+   * text rates only): `"estimate"` (default) charges them at the text rate, marks the cost estimated
+   * (`estimate: "missing-rate"`) and warns once per model; `"error"` charges the call the same way, then throws
+   * `UnknownModelPriceError`, which says which rate to add with `prices`.
+   */
+  missingRates?: "estimate" | "error";
 }
 
 const budgetOption = z.strictObject({
@@ -52,14 +60,15 @@ const budgetOption = z.strictObject({
 /** Budget options a user may have put at the model's top level instead of inside `budget`. */
 const MISPLACED = ["limitUsd", "hardCap", "quotas", "store", "onStoreError", "meter", "reservationTtlMs", "holdWaitMs", "downgrade"];
 /** The model's own metering fields: a key one or two edits from one of them is a typo (`budjet`), not a ChatOpenAI field. */
-const METERING_KEYS = ["prices", "onCost", "budget", "costSource", "provider"];
+const METERING_KEYS = ["prices", "onCost", "budget", "costSource", "provider", "missingRates"];
 
 /** @internal What a metered model builds from its metering fields. */
 export interface MeteringParts {
   catalog: PriceCatalog;
   /**
    * Throws `UnknownModelPriceError` for a model nothing prices, at construction rather than after the first
-   * paid call; under `costSource: "reported"` without a hard cap the endpoint's report may price it instead.
+   * paid call. Without a hard cap, a model may do without: under `costSource: "reported"` the endpoint's
+   * report prices it, and a router (OpenRouter) prices the model it served, named in the response.
    */
   requirePrice: (model: string, provider: string | undefined) => void;
   metering: Metering;
@@ -94,6 +103,8 @@ function build(
   const costSource = fields.costSource ?? "ours";
   const problems: string[] = [];
   if (costSource !== "ours" && costSource !== "reported") problems.push(`costSource: Expected "ours" or "reported", got ${describeValue(costSource)}`);
+  const missingRates = fields.missingRates ?? "estimate";
+  if (missingRates !== "estimate" && missingRates !== "error") problems.push(`missingRates: Expected "estimate" or "error", got ${describeValue(missingRates)}`);
   for (const key of MISPLACED) if (key in fields) problems.push(`${key}: a budget option at the model's top level: move it into \`budget: { ${key} }\``);
   for (const key of Object.keys(fields)) {
     const meant = METERING_KEYS.includes(key) ? undefined : closest(key, METERING_KEYS);
@@ -115,10 +126,10 @@ function build(
   }
   const downgrade = parsed?.downgrade ? Downgrade.for(parsed.downgrade, model.primaryApi, model.byName) : undefined;
   downgrade?.check(catalog, where); // a `to` without a price fails here, not mid-run
-  const metering = new Metering({ catalog, budget: settings, onCost: fields.onCost, costSource, downgrade, captureHeaders, entry: where } satisfies MeteringSettings);
+  const metering = new Metering({ catalog, budget: settings, onCost: fields.onCost, costSource, downgrade, captureHeaders, entry: where, missingRates } satisfies MeteringSettings);
   const hardCap = settings?.hardCap ?? false;
   const requirePrice = (name: string, provider: string | undefined) => {
-    if (catalog.find(name, provider) || (costSource === "reported" && !hardCap)) return;
+    if (catalog.find(name, provider) || ((costSource === "reported" || routesModels(provider)) && !hardCap)) return;
     throw new UnknownModelPriceError(name, provider, { entry: where, hardCap: hardCap && costSource === "reported" });
   };
   return { catalog, metering, requirePrice };

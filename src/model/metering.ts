@@ -41,7 +41,7 @@ export class Metering {
     return meteredChunks(() =>
       this.retrying(primary, options, async () => {
         const call = await this.open(primary, messages, options, runManager);
-        return startStream(call, () => call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens));
+        return startStream(call, (seen) => call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens, (data) => seen.addRawEvent(data)));
       }).catch(endingAnswer),
     );
   }
@@ -64,11 +64,18 @@ export class Metering {
     if (!(opened instanceof MeteredCall)) return { generations: [{ text: contentText(opened.content), message: opened }] };
     const call = opened;
     const seen = aggregatesBadly(call.target) ? new StreamTally(call.target.provider) : undefined;
+    const contract = usageContract(call.target.provider);
+    let rawUsage: Record<string, unknown> | undefined;
+    const onRaw = (data: unknown) => {
+      if (seen) return seen.addRawEvent(data);
+      const raw = contract.rawFrom(data);
+      if (raw) rawUsage = { ...rawUsage, ...raw };
+    };
     let result: ChatResult;
     try {
       result = seen
-        ? await concatStream(call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens), seen, call)
-        : await call.target.generate(messages, call.sendOptions(), runManager, call.maxTokens);
+        ? await concatStream(call.target.stream(messages, call.sendOptions(), runManager, call.maxTokens, onRaw), seen, call)
+        : await call.target.generate(messages, call.sendOptions(), runManager, call.maxTokens, onRaw);
       if (!result.generations[0]?.message) {
         throw new ProviderResponseError({ model: call.target.modelName, provider: call.target.provider, what: "its answer has no message" });
       }
@@ -80,7 +87,7 @@ export class Metering {
     // With n > 1 every generation carries the same usage: price the call once, show it on each. An estimate
     // stays on the cost (`estimatedUsage`): usage_metadata is what the provider reported, as on ChatOpenAI.
     const reply = result.generations[0]?.message as AIMessage | undefined;
-    const received: Received = seen ? seen.soFar() : { reply, usage: reply?.usage_metadata };
+    const received: Received = seen ? seen.soFar() : { reply, usage: reply?.usage_metadata, rawUsage };
     const priced = call.ended ? call.settled() : await call.finish(received, () => seen?.answer ?? (reply ? contentText(reply.content) : ""));
     for (const generation of result.generations) {
       const message = generation.message as AIMessage;
@@ -92,7 +99,9 @@ export class Metering {
   /** Runs `attempt` through the target's own retrier, when it retries; each attempt is a call of its own. */
   private retrying<T>(primary: CallTarget, options: CallOptions, attempt: () => Promise<T>): Promise<T> {
     const retrier = primary.retrier();
-    return retrier ? retrier.callWithOptions({ signal: options.signal }, attempt) : attempt();
+    if (!retrier) return attempt();
+    primary.ready();
+    return retrier.callWithOptions({ signal: options.signal }, attempt);
   }
 
   /**

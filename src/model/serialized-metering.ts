@@ -4,7 +4,7 @@ import type { Serialized } from "@langchain/core/load/serializable";
 export const METERED_NAMESPACE = ["langchain_metered", "chat_models"];
 
 /** @internal The metering fields that serialize with a model (plain data; `onCost`, a function, does not). */
-export const SERIALIZED_METERING_KEYS = ["prices", "budget", "costSource", "provider"] as const;
+export const SERIALIZED_METERING_KEYS = ["prices", "budget", "costSource", "provider", "missingRates"] as const;
 
 /** Budget fields that hold live objects: a store's connection, a sink's file. */
 const LIVE_BUDGET_KEYS = ["store", "meter"] as const;

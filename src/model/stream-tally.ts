@@ -1,7 +1,7 @@
 import type { ChatModelStreamEvent } from "@langchain/core/language_models/event";
 import { AIMessage, type AIMessageChunk, type BaseMessage, type UsageMetadata } from "@langchain/core/messages";
 import { contentText, toolCallText } from "../langchain/messages.js";
-import { rawUsageOf, servedModelOf } from "../langchain/price-call.js";
+import { rawUsageOf, respondedAt, servedModelOf } from "../langchain/price-call.js";
 import { type UsageContract, usageContract } from "../usage/providers.js";
 import { reportsUsage, usageProblems } from "../usage/validate.js";
 import type { Received } from "./metered-call.js";
@@ -22,6 +22,7 @@ export class StreamTally {
   /** Whether anything at all arrived. */
   received = false;
   private servedModel: string | undefined;
+  private respondedAt: Date | undefined;
   private usage: Partial<UsageMetadata> | undefined;
   /** The first chunk's usage that can't be merged (not made of non-negative integers): it decides the price. */
   private invalid: Partial<UsageMetadata> | undefined;
@@ -41,6 +42,7 @@ export class StreamTally {
     // Anthropic names the model on message_start's additional_kwargs, OpenAI on the finishing chunk.
     const named = servedModelOf(message) ?? stringOr(generationModel) ?? stringOr(message.additional_kwargs?.model);
     if (named) this.servedModel = named;
+    this.respondedAt = respondedAt(message) ?? this.respondedAt;
     this.takeUsage((message as AIMessageChunk).usage_metadata, (merged, next) => this.contract.merge(merged, next));
     this.addRaw(rawUsageOf(message));
     return text;
@@ -80,19 +82,14 @@ export class StreamTally {
     return text;
   }
 
-  /** Takes in a raw provider stream event (Anthropic's message_start / message_delta usage). */
+  /** Takes in a raw provider response or stream event (see `UsageContract.rawFrom`). */
   addRawEvent(data: unknown): void {
-    const event = data as { type?: unknown; usage?: unknown; message?: { usage?: unknown } } | null;
-    const usage = event?.type === "message_start" ? event.message?.usage : event?.type === "message_delta" ? event.usage : undefined;
-    if (usage && typeof usage === "object") {
-      const { input_tokens: _in, output_tokens: _out, ...rest } = usage as Raw; // counts come from the events
-      this.addRaw(rest);
-    }
+    this.addRaw(this.contract.rawFrom(data) as Raw | undefined);
   }
 
   /** What to price: the text received, the usage reported so far (none: counted locally), the raw usage, the model that answered. */
   soFar(): Received {
-    return { reply: new AIMessage({ content: this.text }), usage: this.invalid ?? this.usage, rawUsage: this.rawUsage, model: this.servedModel };
+    return { reply: new AIMessage({ content: this.text }), usage: this.invalid ?? this.usage, rawUsage: this.rawUsage, model: this.servedModel, at: this.respondedAt };
   }
 
   /** Merges a chunk's usage; usage that can't be merged exactly (a count that is a string, say) is kept as it came. */

@@ -1,6 +1,6 @@
 import type { Usage } from "../usage/usage.js";
 import { type NanoUsd, roundCall } from "./money.js";
-import { type CompiledPrice, rateAt } from "./model-price.js";
+import { type CompiledPrice, type RateKind, rateAt } from "./model-price.js";
 
 /**
  * Cost detail keys, named as Langfuse names usage details, so a cost lines up with the usage beside it.
@@ -13,7 +13,8 @@ export type CostKey =
   | "input_audio"
   | "output"
   | "output_reasoning"
-  | "output_audio";
+  | "output_audio"
+  | "web_search";
 
 /** A call's cost in integer nano-USD: details (only the kinds with tokens) sum exactly to the total. */
 export interface NanoCost {
@@ -28,8 +29,10 @@ export interface NanoCost {
 export function costOfUsage(usage: Usage, price: CompiledPrice): NanoCost {
   const cacheWrite5m = usage.cacheWriteTokens - usage.cacheWrite1hTokens;
   const plainInput = usage.inputTokens - usage.cacheReadTokens - usage.cacheWriteTokens - usage.inputAudioTokens;
+  const cacheReadAudio = usage.cacheReadAudioTokens ?? 0;
+  const cacheReadText = usage.cacheReadTokens - cacheReadAudio;
   const plainOutput = usage.outputTokens - usage.reasoningTokens - usage.outputAudioTokens;
-  if (plainInput < 0 || cacheWrite5m < 0) {
+  if (plainInput < 0 || cacheWrite5m < 0 || cacheReadText < 0) {
     throw new RangeError(
       `Invalid usage: cache reads (${usage.cacheReadTokens}), cache writes (${usage.cacheWriteTokens}) and input audio ` +
         `(${usage.inputAudioTokens}) exceed input tokens (${usage.inputTokens}).`,
@@ -42,14 +45,14 @@ export function costOfUsage(usage: Usage, price: CompiledPrice): NanoCost {
     );
   }
   const at = usage.inputTokens;
-  const charge = (tokens: number, rate: CompiledPrice[keyof CompiledPrice]) => BigInt(tokens) * rateAt(rate, at);
+  const charge = (tokens: number, rate: CompiledPrice[RateKind]) => BigInt(tokens) * rateAt(rate, at);
 
   const parts: Array<readonly [CostKey, bigint]> = [];
   const add = (key: CostKey, tokens: number, femto: bigint) => {
     if (tokens > 0) parts.push([key, femto]);
   };
   add("input", plainInput, charge(plainInput, price.input));
-  add("input_cache_read", usage.cacheReadTokens, charge(usage.cacheReadTokens, price.cacheRead));
+  add("input_cache_read", usage.cacheReadTokens, charge(cacheReadText, price.cacheRead) + charge(cacheReadAudio, price.cacheReadAudio));
   add(
     "input_cache_write",
     usage.cacheWriteTokens,
@@ -59,6 +62,8 @@ export function costOfUsage(usage: Usage, price: CompiledPrice): NanoCost {
   add("output", plainOutput, charge(plainOutput, price.output));
   add("output_reasoning", usage.reasoningTokens, charge(usage.reasoningTokens, price.outputReasoning));
   add("output_audio", usage.outputAudioTokens, charge(usage.outputAudioTokens, price.outputAudio));
+  const searches = usage.webSearchRequests ?? 0;
+  add("web_search", searches, BigInt(searches) * price.webSearch);
 
   const { totalNano, partsNano } = roundCall(parts);
   return { totalNanoUsd: totalNano, detailsNanoUsd: Object.fromEntries(partsNano) };

@@ -11,6 +11,8 @@ export interface UnknownPriceContext {
   reportMissing?: boolean | undefined;
   /** A hard cap needs a price to reserve each call's worst case before it is sent. */
   hardCap?: boolean | undefined;
+  /** The price is known but has no rate for these kinds of token in the call (under `missingRates: "error"`). */
+  missingRates?: readonly ("inputAudio" | "outputAudio")[] | undefined;
 }
 
 /**
@@ -41,8 +43,14 @@ export class UnknownModelPriceError extends MeteredError {
   }
 }
 
-function unknownPriceMessage(model: string, provider: string | undefined, { entry = "MeteredChatModel", reportMissing, hardCap }: UnknownPriceContext): string {
+function unknownPriceMessage(model: string, provider: string | undefined, { entry = "MeteredChatModel", reportMissing, hardCap, missingRates }: UnknownPriceContext): string {
   const named = `model "${model}"${provider ? ` (provider "${provider}")` : ""}`;
+  if (missingRates?.length) {
+    const kinds = missingRates.map((kind) => (kind === "inputAudio" ? "audio input" : "audio output")).join(" and ");
+    return `The price of ${named} has no ${kinds} rate, and the call used such tokens (missingRates: "error"); it was charged ` +
+      `at the text rate, marked estimated. Add the rate, in USD per 1M tokens, with the model's whole price: ` +
+      `${pricedExample(entry, model, `prices: { "${model}": { input: 2.5, output: 10, ${missingRates.map((k) => `${k}: 40`).join(", ")} } }`)}.`;
+  }
   const head = reportMissing
     ? `The endpoint reported no cost for this call (costSource: "reported") and no price is known for ${named}, so it can't be priced.`
     : hardCap
@@ -80,7 +88,7 @@ export class PriceOverrideError extends MeteredError {
   constructor(problems: readonly string[]) {
     super(
       `Invalid \`prices\` option (USD per 1M tokens; keys input, output, cacheRead, cacheWrite, cacheWrite1h, ` +
-        `inputAudio, outputAudio, outputReasoning):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+        `cacheReadAudio, inputAudio, outputAudio, outputReasoning; webSearchPerThousand in USD per 1,000 searches):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
     );
     this.problems = problems;
   }

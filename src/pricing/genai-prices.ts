@@ -1,6 +1,7 @@
 import { calcPrice, type ModelInfo, type ModelPrice as GenaiModelPrice, type Provider } from "@pydantic/genai-prices";
 import { type CompiledPrice, compilePrice, type ModelPrice, type Rate } from "./model-price.js";
 import { clearProviderUrlCache } from "./providers.js";
+import { reviewedRates } from "./reviewed-rates.js";
 
 /** The genai-prices release whose bundled data prices calls; pinned exactly in package.json. */
 export const GENAI_PRICES_VERSION = "0.1.8";
@@ -73,7 +74,8 @@ function resolve(model: string, providerId: string | undefined): Resolution {
   const found = calcPrice({}, model, providerId ? { providerId } : {});
   if (!found) return null;
   if (Array.isArray(found.model.prices)) return { model: found.model, provider: found.provider, fixed: null };
-  const price = compileOnce(found.model_price);
+  const reviewed = reviewedRates(found.provider.id, found.model.id, model);
+  const price = reviewed ? compileWith(found.model_price, reviewed) : compileOnce(found.model_price);
   if (price === null) return null;
   return { model: found.model, provider: found.provider, fixed: { model: found.model.id, provider: found.provider.id, price } };
 }
@@ -95,15 +97,23 @@ function compileOnce(raw: GenaiModelPrice): CompiledPrice | null {
 }
 
 const KEYS: ReadonlyArray<readonly [keyof ModelPrice, string]> = [
+  ["webSearchPerThousand", "web_searches_kcount"],
   ["input", "input_mtok"],
   ["output", "output_mtok"],
   ["cacheRead", "cache_read_mtok"],
   ["cacheWrite", "cache_write_mtok"],
   ["cacheWrite1h", "cache_write_1h_mtok"],
+  ["cacheReadAudio", "cache_audio_read_mtok"],
   ["inputAudio", "input_audio_mtok"],
   ["outputAudio", "output_audio_mtok"],
   ["outputReasoning", "output_reasoning_mtok"],
 ];
+
+/** A price with reviewed rates added where genai-prices has none (see `reviewed-rates.ts`). */
+function compileWith(raw: GenaiModelPrice, reviewed: Partial<ModelPrice>): CompiledPrice | null {
+  const converted = fromGenai(raw);
+  return converted ? compilePrice({ ...reviewed, ...converted }) : null;
+}
 
 /** @internal genai-prices' `*_mtok` keys to ours; `null` when the model has no input or output token price. */
 export function fromGenai(raw: GenaiModelPrice): ModelPrice | null {

@@ -14,9 +14,13 @@ export interface ModelPrice {
   cacheRead?: Rate;
   cacheWrite?: Rate;
   cacheWrite1h?: Rate;
+  /** Cached audio input (Gemini); falls back to `cacheRead`. */
+  cacheReadAudio?: Rate;
   inputAudio?: Rate;
   outputAudio?: Rate;
   outputReasoning?: Rate;
+  /** USD per 1,000 web searches a server tool runs (genai-prices' `web_searches_kcount`). Default 0. */
+  webSearchPerThousand?: number;
 }
 
 /** @internal A rate in femto-USD per token, tiers sorted by start. */
@@ -25,6 +29,9 @@ export interface CompiledRate {
   tiers: ReadonlyArray<{ start: number; price: bigint }>;
 }
 
+/** @internal The kinds of token a compiled price has a rate for. */
+export type RateKind = Exclude<keyof CompiledPrice, "audioRates" | "webSearch">;
+
 /** @internal A `ModelPrice` with every kind resolved (falling back to its parent) and in femto-USD per token. */
 export interface CompiledPrice {
   input: CompiledRate;
@@ -32,9 +39,14 @@ export interface CompiledPrice {
   cacheRead: CompiledRate;
   cacheWrite: CompiledRate;
   cacheWrite1h: CompiledRate;
+  cacheReadAudio: CompiledRate;
   inputAudio: CompiledRate;
   outputAudio: CompiledRate;
   outputReasoning: CompiledRate;
+  /** Femto-USD per web search. */
+  webSearch: bigint;
+  /** Whether the price has its own audio rates: audio without one is charged at the text rate, as an estimate. */
+  audioRates: { readonly input: boolean; readonly output: boolean };
 }
 
 function compileRate(rate: Rate): CompiledRate {
@@ -52,15 +64,20 @@ export function compilePrice(price: ModelPrice): CompiledPrice {
   const input = compileRate(price.input);
   const output = compileRate(price.output);
   const cacheWrite = price.cacheWrite === undefined ? input : compileRate(price.cacheWrite);
+  const cacheRead = price.cacheRead === undefined ? input : compileRate(price.cacheRead);
   return {
     input,
     output,
-    cacheRead: price.cacheRead === undefined ? input : compileRate(price.cacheRead),
+    cacheRead,
+    cacheReadAudio: price.cacheReadAudio === undefined ? cacheRead : compileRate(price.cacheReadAudio),
     cacheWrite,
     cacheWrite1h: price.cacheWrite1h === undefined ? cacheWrite : compileRate(price.cacheWrite1h),
     inputAudio: price.inputAudio === undefined ? input : compileRate(price.inputAudio),
     outputAudio: price.outputAudio === undefined ? output : compileRate(price.outputAudio),
     outputReasoning: price.outputReasoning === undefined ? output : compileRate(price.outputReasoning),
+    audioRates: { input: price.inputAudio !== undefined, output: price.outputAudio !== undefined },
+    // USD per 1,000 searches is USD per 1M "tokens" × 1,000.
+    webSearch: perMtokToFemtoPerToken((price.webSearchPerThousand ?? 0) * 1000),
   };
 }
 

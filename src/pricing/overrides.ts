@@ -17,6 +17,8 @@ const modelPrice = z.strictObject({
   cacheRead: rate.optional(),
   cacheWrite: rate.optional(),
   cacheWrite1h: rate.optional(),
+  cacheReadAudio: rate.optional(),
+  webSearchPerThousand: z.number().finite().nonnegative().optional(),
   inputAudio: rate.optional(),
   outputAudio: rate.optional(),
   outputReasoning: rate.optional(),

@@ -2,6 +2,7 @@ import type { UsageMetadata } from "@langchain/core/messages";
 import { normalizeUsage, type Usage } from "../usage/usage.js";
 import { type PriceQuote, type PriceSource, catalogFor } from "./catalog.js";
 import { type CostKey, costOfUsage } from "./cost.js";
+import type { CompiledPrice } from "./model-price.js";
 import { nanoToUsd, usdToNano } from "./money.js";
 import type { PriceOverrides } from "./overrides.js";
 
@@ -21,16 +22,20 @@ export interface Cost {
   /** The genai-prices provider whose prices applied (e.g. "openai", "anthropic", "google", "groq"). */
   provider: string | undefined;
   priceSource: PriceSource;
-  /** True when the usage was counted locally rather than reported (see `estimate` for why). */
+  /** True when the usage was counted locally rather than reported, or a rate was missing (see `estimate` for why). */
   estimated: boolean;
   /**
    * Why the cost is an estimate: `"no-usage"` (the response carried none: counted locally), `"cut-short"` (a
    * stream stopped early or a call aborted after it was sent), `"failed"` (the call failed after it was sent:
    * a broken connection, a malformed answer), `"invalid-usage"` (the usage can't be trusted) or
-   * `"unknown-price"` (the model that answered has no price). All but the first are conservative: the whole
-   * input with a safety margin, the output received, at the model's dearest rates.
+   * `"unknown-price"` (the model that answered has no price). Those four are conservative: the whole input with
+   * a safety margin, the output received, at the model's dearest rates. `"missing-rate"`: the usage was
+   * reported, but the price has no rate for some of it (audio tokens of a model whose price data has no audio
+   * rate, see `missingRates`), which is charged at the text rate: likely under.
    */
   estimate?: EstimateReason;
+  /** With `estimate: "missing-rate"`: the kinds of token the price has no rate of its own for. */
+  missingRates?: MissingRate[];
   /**
    * With `estimated`: the usage the estimate priced, shaped like LangChain's `usage_metadata`. The message's
    * own `usage_metadata` stays what the provider reported (none), exactly as on a plain ChatOpenAI.
@@ -64,7 +69,10 @@ export function estimatedUsageOf(usage: Usage): EstimatedUsage {
 }
 
 /** Why a cost is an estimate (see `Cost.estimate`). */
-export type EstimateReason = "no-usage" | "cut-short" | "failed" | "invalid-usage" | "unknown-price";
+export type EstimateReason = "no-usage" | "cut-short" | "failed" | "invalid-usage" | "unknown-price" | "missing-rate";
+
+/** A kind of token a model's price has no rate of its own for (see `Cost.missingRates`). */
+export type MissingRate = "inputAudio" | "outputAudio";
 
 /** Which cost a budget counts when the endpoint reports its own: ours (default) or the reported one. */
 export type CostSource = "ours" | "reported";
@@ -106,7 +114,7 @@ export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, es
   const { totalNanoUsd, detailsNanoUsd } = costOfUsage(usage, quote.price);
   const details: Partial<Record<CostKey, number>> = {};
   for (const [key, nano] of Object.entries(detailsNanoUsd) as Array<[CostKey, number]>) details[key] = nanoToUsd(nano);
-  return {
+  const cost: Cost = {
     totalUsd: nanoToUsd(totalNanoUsd),
     nanoUsd: totalNanoUsd,
     details,
@@ -116,6 +124,17 @@ export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, es
     estimated: estimate !== undefined,
     ...(estimate ? { estimate, estimatedUsage: estimatedUsageOf(usage) } : {}),
   };
+  const missing = missingRates(usage, quote.price);
+  if (missing.length && !estimate) Object.assign(cost, { estimated: true, estimate: "missing-rate", missingRates: missing });
+  return cost;
+}
+
+/** The kinds of token in `usage` that `price` has no rate of its own for (they fall back to the text rate). */
+function missingRates(usage: Usage, price: CompiledPrice): MissingRate[] {
+  const missing: MissingRate[] = [];
+  if (usage.inputAudioTokens > 0 && !price.audioRates.input) missing.push("inputAudio");
+  if (usage.outputAudioTokens > 0 && !price.audioRates.output) missing.push("outputAudio");
+  return missing;
 }
 
 /**

@@ -22,6 +22,17 @@ const GENAI_PROVIDER_IDS: Readonly<Record<string, string>> = {
   mistralai: "mistral",
 };
 
+/**
+ * Providers that route a request to a model of their choosing (`openrouter/auto`, a `:free` variant served
+ * by its paid one) and name the served model in the response, which is what is priced.
+ */
+const ROUTERS = new Set(["openrouter"]);
+
+/** @internal Whether the provider picks the served model per call: the requested name needs no price of its own. */
+export function routesModels(provider: string | undefined): boolean {
+  return ROUTERS.has(genaiProviderId(provider) ?? "");
+}
+
 /** @internal The genai-prices provider id for a LangChain provider name. */
 export function genaiProviderId(provider: string | undefined): string | undefined {
   if (!provider) return undefined;

@@ -5,7 +5,9 @@ import { usageContract } from "./providers.js";
  * One call's token usage, normalized. The contract, whatever the provider:
  * - `inputTokens` counts every input token, including `cacheReadTokens`, `cacheWriteTokens` and `inputAudioTokens`;
  * - `outputTokens` counts every output token, including `reasoningTokens` and `outputAudioTokens`;
- * - `cacheWrite1hTokens` is the part of `cacheWriteTokens` written with a one-hour TTL (Anthropic).
+ * - `cacheWrite1hTokens` is the part of `cacheWriteTokens` written with a one-hour TTL (Anthropic);
+ * - `cacheReadAudioTokens` is the part of `cacheReadTokens` that is audio (Gemini), and `inputAudioTokens`
+ *   the audio input read fresh (not from a cache).
  * Every field is a non-negative integer; what the provider did not report is 0.
  */
 export interface Usage {
@@ -13,10 +15,14 @@ export interface Usage {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   cacheWrite1hTokens: number;
+  /** Absent: 0. */
+  cacheReadAudioTokens?: number;
   inputAudioTokens: number;
   outputTokens: number;
   reasoningTokens: number;
   outputAudioTokens: number;
+  /** Web searches a provider's server tool ran for the call (Anthropic's `server_tool_use.web_search_requests`), billed per search. Absent: 0. */
+  webSearchRequests?: number;
 }
 
 /** A `Usage` with every count at 0. */
@@ -25,6 +31,7 @@ export const ZERO_USAGE: Readonly<Usage> = Object.freeze({
   cacheReadTokens: 0,
   cacheWriteTokens: 0,
   cacheWrite1hTokens: 0,
+  cacheReadAudioTokens: 0,
   inputAudioTokens: 0,
   outputTokens: 0,
   reasoningTokens: 0,

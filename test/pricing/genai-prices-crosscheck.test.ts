@@ -62,7 +62,7 @@ const rows: Row[] = [
     usage: { inputTokens: 250_000, cacheReadTokens: 100_000, cacheWriteTokens: 30_000, cacheWrite1hTokens: 10_000, outputTokens: 4567 },
   },
   { model: "claude-3-5-haiku-latest", usage: { inputTokens: 3001, cacheWriteTokens: 1001, cacheWrite1hTokens: 501, outputTokens: 99 } },
-  { model: "gpt-4o-audio-preview", usage: { inputTokens: 4321, inputAudioTokens: 1234, outputTokens: 987, outputAudioTokens: 654 } },
+  { model: "gpt-audio", usage: { inputTokens: 4321, inputAudioTokens: 1234, outputTokens: 987, outputAudioTokens: 654 } },
   { model: "gemini-2.0-flash", provider: "google", usage: { inputTokens: 10_001, inputAudioTokens: 3333, outputTokens: 123 } },
   { model: "gpt-4.1-nano", usage: { inputTokens: 1, cacheReadTokens: 0, outputTokens: 1 } },
   { model: "gpt-5", usage: { inputTokens: 31_415, cacheReadTokens: 9265, outputTokens: 35_897, reasoningTokens: 32_384 } },
@@ -77,6 +77,15 @@ describe("cross-check with genai-prices' calcPrice", () => {
     const theirs = theirNano(model, u, provider, when);
     expect(theirs).toBeGreaterThan(0);
     expect(Math.abs(ours.nanoUsd - theirs)).toBeLessThanOrEqual(1);
+  });
+
+  it("differs where a reviewed rate fills a gap in genai-prices' data, by exactly that rate", () => {
+    // gpt-4o-audio-preview: genai-prices 0.1.8 has text rates only (2.5 / 10); the reviewed audio rates are 40 / 80.
+    const u = full({ inputTokens: 4321, inputAudioTokens: 1234, outputTokens: 987, outputAudioTokens: 654 });
+    const ours = priceUsage(u, "gpt-4o-audio-preview");
+    const gap = 1234 * (40 - 2.5) + 654 * (80 - 10); // USD per 1M tokens × tokens = micro-USD
+    expect(ours.nanoUsd - theirNano("gpt-4o-audio-preview", u)).toBe(gap * 1000);
+    expect(ours.estimated).toBe(false);
   });
 
   // Models without a separate audio price (genai-prices needs a joint key for cached audio otherwise).

@@ -65,11 +65,12 @@ describe("lookupGenaiPrice", () => {
 });
 
 describe("fromGenai", () => {
-  it("maps *_mtok keys to ours and ignores the rest", () => {
-    expect(fromGenai({ input_mtok: 0.15, cache_read_mtok: 0.075, output_mtok: 0.6, web_searches_kcount: 10 })).toEqual({
+  it("maps *_mtok keys and web searches to ours and ignores the rest", () => {
+    expect(fromGenai({ input_mtok: 0.15, cache_read_mtok: 0.075, output_mtok: 0.6, web_searches_kcount: 10, storage_searches_kcount: 2.5 })).toEqual({
       input: 0.15,
       cacheRead: 0.075,
       output: 0.6,
+      webSearchPerThousand: 10,
     });
   });
 

@@ -60,13 +60,13 @@ describe("priceUsage: each usage kind at its own rate", () => {
       details: { input: 2_200_000, output: 1_320_000, output_reasoning: 3_080_000 },
     },
     {
-      // gpt-4o-audio-preview in 2.5, out 10 (audio at the text rate):
-      // 600×2.5e-6 + 400×2.5e-6 + 100×10e-6 + 200×10e-6 = 0.0015 + 0.001 + 0.001 + 0.002 = $0.0055
-      name: "audio tokens at the text rate, reported apart",
+      // gpt-4o-audio-preview in 2.5, out 10, audio in 40, out 80 (reviewed rates: genai-prices 0.1.8 lacks them):
+      // 600×2.5e-6 + 400×40e-6 + 100×10e-6 + 200×80e-6 = 0.0015 + 0.016 + 0.001 + 0.016 = $0.0345
+      name: "audio tokens at their own rates, reported apart",
       model: "gpt-4o-audio-preview",
       usage: usage(1000, 300, { audio: 400 }, { audio: 200 }),
-      nano: 5_500_000,
-      details: { input: 1_500_000, input_audio: 1_000_000, output: 1_000_000, output_audio: 2_000_000 },
+      nano: 34_500_000,
+      details: { input: 1_500_000, input_audio: 16_000_000, output: 1_000_000, output_audio: 16_000_000 },
     },
     {
       // claude-sonnet-4-5 in 3, cache_write 3.75, cache_write_1h 6, cache_read 0.3, out 15;

@@ -99,11 +99,21 @@ describe("ChatGoogleGenerativeAI, metered with meter()", () => {
     expect(detailsInNano(cost)).toEqual({ input: 2_400_000, input_cache_read: 60_000, output: 1_250_000, output_reasoning: 3_750_000 });
   });
 
-  it("tool-use prompt tokens in the gap are priced as output: never under (Google bills them as input)", async () => {
-    // gemini-2.5-flash, prompt 1000, 100 candidates, 200 toolUsePrompt: 1000 × 0.3 = $0.0003;
-    // 100 × 2.5 = $0.00025; the 200-token gap × 2.5 = $0.0005 → $0.00105 (Google's bill: $0.00061)
+  it("tool-use prompt tokens are priced as input, as Google bills them (read from the SDK's raw usageMetadata)", async () => {
+    // gemini-2.5-flash, prompt 1000, 100 candidates, 200 toolUsePrompt: (1000 + 200) × 0.3 = $0.00036;
+    // 100 × 2.5 = $0.00025 → $0.00061. LangChain's usage_metadata leaves them in the total only.
     server().script({ usage: { prompt: 1000, candidates: 100, toolUsePrompt: 200 } });
-    expect(costOf(await metered({ model: "gemini-2.5-flash" }).invoke("hi"))?.nanoUsd).toBe(1_050_000);
+    const { records, onCost } = recorder();
+    const message = await metered({ model: "gemini-2.5-flash" }, { onCost }).invoke("hi");
+    expect(costOf(message)?.nanoUsd).toBe(610_000);
+    expect(records[0]?.usage).toMatchObject({ inputTokens: 1200, outputTokens: 100, reasoningTokens: 0 });
+    expect(message.usage_metadata).toMatchObject({ input_tokens: 1000, output_tokens: 100, total_tokens: 1300 }); // LangChain's, untouched
+  });
+
+  it("streamed, the same: the last raw usageMetadata is the call's", async () => {
+    server().script({ usage: { prompt: 1000, candidates: 100, toolUsePrompt: 200 } });
+    const { message } = await collect(await metered({ model: "gemini-2.5-flash" }).stream("hi"));
+    expect(costOf(message)?.nanoUsd).toBe(610_000);
   });
 
   it("onCost's record has thoughts as reasoning output", async () => {

@@ -149,8 +149,9 @@ describe("a cost the endpoint reports", () => {
   });
 
   it('a model no price covers needs none under costSource: "reported": the report is its cost', async () => {
-    // openrouter/auto routes to a model of OpenRouter's choosing: its report is the only price there is.
-    expect(() => at("https://openrouter.ai/api/v1", { model: "openrouter/auto" })).toThrow(/costSource: "reported"/);
+    // A deployment name nothing prices is refused, saying how to price it; with costSource "reported" it isn't.
+    expect(() => at("https://api.groq.com/openai/v1", { model: "my-deployment" })).toThrow(/count that with `costSource: "reported"`/);
+    expect(() => at("https://api.groq.com/openai/v1", { model: "my-deployment", costSource: "reported" })).not.toThrow();
     fake.server.setDefault({ ...openRouter, model: "anthropic/claude-mystery-5" });
     const onCost = vi.fn();
     const model = at("https://openrouter.ai/api/v1", { model: "openrouter/auto", costSource: "reported", budget: { limitUsd: 0.001 }, onCost });

@@ -17,6 +17,7 @@ const USAGE_KEY: Record<CostKey, string> = {
   output: "output",
   output_reasoning: "output_reasoning",
   output_audio: "output_audio",
+  web_search: "web_search",
 };
 
 type TokenUsage = { promptTokens?: number; completionTokens?: number; totalTokens?: number };
