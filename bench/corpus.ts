@@ -6,7 +6,6 @@
  * against the figure worked out by hand from the list price. Writes "## Pricing accuracy: the corpus" in
  * BENCHMARKS.md.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { AIMessage, BaseMessage } from "@langchain/core/messages";
 import { calcPrice } from "@pydantic/genai-prices";
 import { costOf, GENAI_PRICES_VERSION } from "../src/index.js";
@@ -14,7 +13,7 @@ import { genaiProviderId } from "../src/pricing/providers.js";
 import { answer, loadCorpus } from "../test/corpus/harness.js";
 import { startReplayServer } from "../test/corpus/replay-server.js";
 import type { Vector } from "../test/corpus/vector.js";
-import { section } from "./harness.js";
+import { section, writeBenchmarksSection } from "./harness.js";
 
 interface Row {
   provider: string;
@@ -57,9 +56,9 @@ function genaiNaive(vector: Vector, message: BaseMessage, at: Date): number | un
 function withClock<T>(at: Date, run: () => Promise<T>): Promise<T> {
   const Real = Date;
   class Fixed extends Real {
-    constructor(...args: ConstructorParameters<typeof Date>) {
+    constructor(...args: unknown[]) {
       if (args.length === 0) super(at.getTime());
-      else super(...args);
+      else super(...(args as [string | number | Date]));
     }
     static override now() {
       return at.getTime();
@@ -124,10 +123,7 @@ section("corpus", async () => {
 const HEADING = "## Pricing accuracy: the corpus (issue 13)";
 
 function writeSection(table: string, misses: readonly string[]): void {
-  const file = new URL("../BENCHMARKS.md", import.meta.url);
   const body = [
-    HEADING,
-    "",
     `\`npm run bench -- corpus\` (bench/corpus.ts), ${new Date().toISOString().slice(0, 10)}, genai-prices ${GENAI_PRICES_VERSION}. ` +
       "Every vector of `test/corpus/` (a response in the shape its provider's API reference documents, replayed byte " +
       "for byte through the real SDK and LangChain's provider package) is priced by the library, and by genai-prices' " +
@@ -142,12 +138,5 @@ function writeSection(table: string, misses: readonly string[]): void {
     misses.length ? `Not exact:\n\n${misses.map((m) => `- ${m}`).join("\n")}` : "Every vector is exact to the nano-dollar.",
     "",
   ].join("\n");
-  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const start = current.indexOf(HEADING);
-  if (start < 0) {
-    writeFileSync(file, `${current.trimEnd()}\n\n${body}`);
-    return;
-  }
-  const next = current.indexOf("\n## ", start + HEADING.length);
-  writeFileSync(file, `${current.slice(0, start)}${body}${next < 0 ? "" : current.slice(next + 1)}`);
+  writeBenchmarksSection(HEADING, body);
 }

@@ -8,7 +8,7 @@
  * Bench files register sections with `section(name, fn)`; `bench/index.ts` imports every bench file and
  * runs all sections or the named ones; results print as Markdown and go to `bench/results/latest.json`.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 
@@ -196,4 +196,18 @@ export async function runSections(names: string[], options: { json?: boolean; me
   mkdirSync(dir, { recursive: true });
   writeFileSync(new URL("latest.json", dir), JSON.stringify(report, null, 2) + "\n");
   if (options.json) console.log(JSON.stringify(report, null, 2));
+}
+
+/** Replaces the section under `heading` in BENCHMARKS.md with `body` (or appends it), keeping every other section. */
+export function writeBenchmarksSection(heading: string, body: string): void {
+  const file = new URL("../BENCHMARKS.md", import.meta.url);
+  const section = `${heading}\n\n${body.trim()}\n`;
+  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const start = current.indexOf(`${heading}\n`);
+  if (start < 0) {
+    writeFileSync(file, `${current.trimEnd()}\n\n${section}`);
+    return;
+  }
+  const next = current.indexOf("\n## ", start + heading.length);
+  writeFileSync(file, current.slice(0, start) + section + (next < 0 ? "" : current.slice(next)));
 }

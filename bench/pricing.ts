@@ -14,13 +14,12 @@
  * replacing only that section.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import type { UsageMetadata } from "@langchain/core/messages";
 import { calcPrice, type Usage as GenaiUsage } from "@pydantic/genai-prices";
 import { normalizeUsage, priceUsage, type Usage } from "../src/index.js";
 import { genaiProviderId } from "../src/pricing/providers.js";
-import { assert, bench, compare, markdown, type Result, type Comparison, section, stats } from "./harness.js";
+import { assert, bench, compare, markdown, type Result, type Comparison, section, stats, writeBenchmarksSection } from "./harness.js";
 
 interface Row {
   provider: string;
@@ -146,10 +145,7 @@ const HEADING = "## Pricing throughput and import cost";
 
 /** Replaces this section in BENCHMARKS.md (or appends it), leaving every other section as it is. */
 function writeSection(results: Array<Result | Comparison>, importTable: string, genaiUnderTsx: number): void {
-  const file = new URL("../BENCHMARKS.md", import.meta.url);
   const body = [
-    HEADING,
-    "",
     `\`npm run bench -- pricing\` (bench/pricing.ts), ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
       `${cpus().length}× ${cpus()[0]?.model ?? "CPU"}, 1-minute load ${loadavg()[0]?.toFixed(2)}.`,
     "",
@@ -169,12 +165,5 @@ function writeSection(results: Array<Result | Comparison>, importTable: string, 
       "Lookups are cached per model name, so only a model's first call pays for matching its name.",
     "",
   ].join("\n");
-  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const start = current.indexOf(HEADING);
-  if (start < 0) {
-    writeFileSync(file, `${current.trimEnd()}\n\n${body}`);
-    return;
-  }
-  const next = current.indexOf("\n## ", start + HEADING.length);
-  writeFileSync(file, current.slice(0, start) + body + (next < 0 ? "" : current.slice(next + 1)));
+  writeBenchmarksSection(HEADING, body);
 }

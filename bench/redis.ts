@@ -28,10 +28,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import { Budget } from "../src/budget/budget.js";
 import { planCall } from "../src/budget/plan.js";
@@ -42,6 +41,7 @@ import { RedisBudgetStore } from "../src/integrations/redis.js";
 import { catalogFor } from "../src/pricing/catalog.js";
 import { encoderFor } from "../src/usage/tokenizer.js";
 import { freePort, type RedisServerHandle, startRedisServer } from "../test/support/redis-server.js";
+import { writeBenchmarksSection } from "./harness.js";
 
 const CONCURRENCY = [1, 4, 16] as const;
 const COST_NANO = 450_000; // a gpt-4o-mini call of 1000 in + 500 out
@@ -372,16 +372,7 @@ const HEADING = "## Redis budget store";
 
 /** Replaces (or appends) the Redis section of BENCHMARKS.md, keeping everything else. */
 function writeSection(results: string): void {
-  const path = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
-  const current = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
-  const start = current.indexOf(`${HEADING}\n`);
-  const section = `${HEADING}\n\n${SECTION_INTRO}\n\n${results}\n\n${SECTION_NOTES}\n`;
-  if (start < 0) {
-    writeFileSync(path, `${current.trimEnd()}\n\n${section}`);
-    return;
-  }
-  const next = current.indexOf("\n## ", start + HEADING.length);
-  writeFileSync(path, current.slice(0, start) + section + (next < 0 ? "" : current.slice(next + 1)));
+  writeBenchmarksSection(HEADING, `${SECTION_INTRO}\n\n${results}\n\n${SECTION_NOTES}`);
 }
 
 const SECTION_INTRO = `What a quota costs in Redis round trips, and why it needs atomic scripts. Method: \`bench/redis.ts\`
