@@ -6,6 +6,7 @@ export type { BudgetOption, MeteringFields } from "./model/metering-fields.js";
 export { meter, MeteredModel, type MeterOptions } from "./model/meter.js";
 export { costOf } from "./model/cost-of.js";
 export { meteredImportMap } from "./model/import-map.js";
+export { configureMetrics, type MetricsOptions } from "./budget/otel-metrics.js";
 export type { DowngradeOption } from "./model/downgrade.js";
 export { ProviderResponseError } from "./langchain/call-errors.js";
 export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./scope/budget-handler.js";

@@ -12,6 +12,7 @@ import type { CallPlan } from "./plan.js";
 import { QuotaSide } from "./quota-side.js";
 import { type ResolvedQuota, scopeOf } from "./quotas.js";
 import type { LimitState } from "./store.js";
+import { recordCallMetrics, recordRefusal } from "./otel-metrics.js";
 
 export type { ContentOf } from "./call-log.js";
 
@@ -158,6 +159,7 @@ export class BudgetCall {
         if (record.budget) record.budget.decision = "exceeded";
       }
     }
+    recordCallMetrics(this.info, record);
     if (runCrossed || quotaCrossed) {
       const stop = budget.stop("exceeded", runCrossed ? undefined : quotaCrossed);
       linkErrorRecord(stop, record);
@@ -209,6 +211,7 @@ export class BudgetCall {
     const { budget } = this;
     const record = costRecord(this.id, { usage: { ...ZERO_USAGE }, cost: zeroCost(this.info, priceSource) }, this.info, budget.view("refused"));
     this.record = record;
+    recordRefusal(this.info);
     budget.records.push(record);
     if (this.log.wroteHold) void this.log.ended("refused", record.usage, record.cost);
     const stoppedBy = quota ? { ...quota, scope: scopeOf(this.limits, quota.key) } : budget.stoppedByQuota;

@@ -10,6 +10,7 @@ import { resolveQuotas, scopeOf } from "./quotas.js";
 import type { BudgetSettings } from "./settings.js";
 import type { BudgetStore, LimitState } from "./store.js";
 import { storeGuard } from "./store-guard.js";
+import { recordRefusal } from "./otel-metrics.js";
 
 export type { CallInfo } from "./budget-call.js";
 
@@ -127,7 +128,10 @@ export class Budget {
    * charged to are fixed here (their window), by the store's clock.
    */
   open(info: CallInfo): BudgetCall | Promise<BudgetCall> {
-    if (this.stopped || this.ledger.exhausted) throw this.stop("refused", this.stopped ? this.stoppedBy : undefined);
+    if (this.stopped || this.ledger.exhausted) {
+      recordRefusal(info);
+      throw this.stop("refused", this.stopped ? this.stoppedBy : undefined);
+    }
     if (this.settings.quotas.length === 0) return new BudgetCall(this, info, []);
     return this.openWithQuotas(info);
   }
@@ -139,9 +143,15 @@ export class Budget {
     // A call that will hold its worst case is checked by the hold itself.
     if (!(this.settings.hardCap && info.holds)) {
       const { refused } = await this.useStore((store) => store.check(limits));
-      if (refused) throw this.stop("refused", { ...refused, scope: scopeOf(limits, refused.key) });
+      if (refused) {
+        recordRefusal(info);
+        throw this.stop("refused", { ...refused, scope: scopeOf(limits, refused.key) });
+      }
     }
-    if (this.stopped) throw this.stop("refused", this.stoppedBy);
+    if (this.stopped) {
+      recordRefusal(info);
+      throw this.stop("refused", this.stoppedBy);
+    }
     return new BudgetCall(this, info, limits);
   }
 

@@ -11,6 +11,7 @@ import type { AIMessageChunk, BaseMessage } from "@langchain/core/messages";
 import type { ChatGenerationChunk, ChatResult, LLMResult } from "@langchain/core/outputs";
 import { mergeConfigs, type Runnable, type RunnableConfig } from "@langchain/core/runnables";
 import { markMeteredCall } from "../langchain/call-options.js";
+import { installLangSmithCosts } from "../langchain/langsmith-costs.js";
 import { installRunScopes } from "../langchain/run-scope.js";
 import { type CallOptions, CallTarget } from "./call-target.js";
 import { type BoundTarget, RAW_TARGET } from "./downgrade.js";
@@ -95,6 +96,7 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
     this.defaults = defaults;
     this.options = options;
     installRunScopes();
+    installLangSmithCosts();
     const { modelName, provider } = identify(inner, defaults as Loose, options.provider);
     this.primary = new CallTarget(inner, modelName, provider);
     const timeout = (inner as unknown as { timeout?: unknown }).timeout;

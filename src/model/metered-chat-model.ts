@@ -8,6 +8,7 @@ import { ChatOpenAI, type ChatOpenAICallOptions, type ChatOpenAIFields } from "@
 import { markMeteredCall } from "../langchain/call-options.js";
 import { replaceTokenCounter } from "../langchain/internals.js";
 import { contentText } from "../langchain/messages.js";
+import { installLangSmithCosts } from "../langchain/langsmith-costs.js";
 import { installRunScopes } from "../langchain/run-scope.js";
 import { providerFromBaseUrl } from "../pricing/providers.js";
 import { encoderFor } from "../usage/tokenizer.js";
@@ -67,6 +68,7 @@ export class MeteredChatModel<
     // Serialized as given: the header-capturing fetch is ours, not the user's.
     if (fields !== given) this.lc_kwargs = serializedAsGiven(this.lc_kwargs, given);
     installRunScopes();
+    installLangSmithCosts();
     replaceTokenCounter(this, async (content) => (await encoderFor(this.model)).count(contentText(content as BaseMessage["content"])));
     const { provider } = identify(this, {}, fields.provider);
     this.primary = new CallTarget(this, this.model, provider, OPENAI_CALLS, captures);

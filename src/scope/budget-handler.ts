@@ -8,6 +8,7 @@ import type { BudgetCall } from "../budget/budget-call.js";
 import type { CostRecord } from "../budget/cost-record.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { planCall } from "../budget/plan.js";
+import { expectRecord, recordFound } from "../budget/run-records.js";
 import { parseOptions } from "../validation.js";
 import { budgetOptionsShape, type BudgetOptions, budgetSettings } from "../budget/settings.js";
 import { billedNothing, isAbortError, isMalformedAnswer, ProviderResponseError } from "../langchain/call-errors.js";
@@ -157,6 +158,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
       await ticket.release();
       throw error;
     }
+    expectRecord(runId); // tracers of this run (LangSmith, Langfuse) show the figure this budget counts
     ticket.markSent(); // LangChain sends the request as soon as its start callbacks return
     const watch = new StreamWatch(budget, this.catalog, outcome, () => ticket.plan?.reservedNano ?? 0);
     this.calls.set(runId, { ticket, outcome, watch, streamed: "" });
@@ -177,13 +179,25 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     const partial = await call.watch.observe(text);
     if (!partial) return;
     this.calls.delete(runId);
-    await call.ticket.settle(partial, () => this.content(call, call.streamed)); // throws the budget's stop
+    try {
+      await call.ticket.settle(partial, () => this.content(call, call.streamed)); // throws the budget's stop
+    } finally {
+      recordFound(runId, call.ticket.record);
+    }
   }
 
   override async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
     const call = this.calls.get(runId);
     if (!call) return;
     this.calls.delete(runId);
+    try {
+      await this.endWithAnswer(call, output);
+    } finally {
+      recordFound(runId, call.ticket.record);
+    }
+  }
+
+  private async endWithAnswer(call: PlainCall, output: LLMResult): Promise<void> {
     // With n > 1 every generation carries the same usage: the first one prices the call.
     const reply = (output.generations[0]?.[0] as { message?: BaseMessage } | undefined)?.message;
     // No message at all: a 200 whose body was not an answer (HTML, empty, `{}`). LangChain still ends the call
@@ -211,6 +225,14 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     const call = this.calls.get(runId);
     if (!call) return;
     this.calls.delete(runId);
+    try {
+      await this.endWithError(call, error);
+    } finally {
+      recordFound(runId, call.ticket.record);
+    }
+  }
+
+  private async endWithError(call: PlainCall, error: unknown): Promise<void> {
     const byBudget = this.budget.stopError !== undefined && (BudgetExceededError.isInstance(error) || isAbortError(error));
     if (call.ticket.ended) return;
     if (!byBudget && billedNothing(error)) return call.ticket.release();

@@ -2,6 +2,7 @@
  * `langchain-metered/langfuse-langchain` against the real v3 SDK (`langfuse-langchain`), which sends its
  * batches to a loopback receiver speaking Langfuse's ingestion API. What is asserted is what reached it.
  */
+import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import { HumanMessage } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
 import { Langfuse, CallbackHandler as StockHandler } from "langfuse-langchain";
@@ -110,6 +111,22 @@ describe("langchain-metered/langfuse-langchain (v3 SDK)", () => {
     expectPricedLikeUsage(last!);
     const allowed = generations.filter((g) => g !== last);
     expect(allowed.map((g) => (g.metadata?.metered as { budget: { decision: string } }).budget.decision)).toEqual(["allowed", "allowed"]);
+  });
+
+  it("after a budget downgrade, the generation names the model that answered", async () => {
+    fake.server.setDefault({ usage: { promptTokens: 1000, completionTokens: 100 } });
+    const langfuse = handler();
+    const budget = new BudgetCallbackHandler({ limitUsd: 0.01 });
+    const model = fake.model({ model: "gpt-4o", budget: { limitUsd: 0.01, downgrade: { atFraction: 0.5, to: "gpt-4o-mini" } } });
+    for (const input of ["1", "2", "3"]) {
+      await model.invoke(input, { callbacks: [budget, langfuse] });
+      await awaitAllCallbacks(); // the v3 handler runs in LangChain's background callback queue
+      await langfuse.flushAsync();
+    }
+    // $0.0035 twice takes the run past half of $0.01: the third call goes to gpt-4o-mini.
+    const generations = receiver().generations();
+    expect(generations.map((g) => g.model)).toEqual(["gpt-4o", "gpt-4o", "gpt-4o-mini"]);
+    expect(generations.at(-1)?.metadata?.metered).toMatchObject({ price: { model: "gpt-4o-mini", downgradedFrom: "gpt-4o" } });
   });
 
   it("an explicit budget: the call that crosses shows `exceeded` and its cost, the next one `refused`", async () => {

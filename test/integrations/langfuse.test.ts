@@ -11,7 +11,7 @@ import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { createAgent } from "langchain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CallbackHandler } from "../../src/integrations/langfuse.js";
-import { BudgetExceededError, priceUsage } from "../../src/index.js";
+import { BudgetCallbackHandler, BudgetExceededError, priceUsage } from "../../src/index.js";
 import { collect, useFakeOpenAI } from "../support/metered.js";
 import {
   aiMessages,
@@ -57,6 +57,19 @@ describe("langchain-metered/langfuse (v5 SDK, OpenTelemetry)", () => {
       budget: { decision: "allowed", limitUsd: 2, spentUsd: 0.000255, remainingUsd: 1.999745 },
     });
     expect(receiver().unauthorized).toBe(0);
+  });
+
+  it("after a budget downgrade, the generation names the model that answered", async () => {
+    fake.server.setDefault({ usage: { promptTokens: 1000, completionTokens: 100 } });
+    const langfuse = new CallbackHandler();
+    const budget = new BudgetCallbackHandler({ limitUsd: 0.01 });
+    const model = fake.model({ model: "gpt-4o", budget: { limitUsd: 0.01, downgrade: { atFraction: 0.5, to: "gpt-4o-mini" } } });
+    for (const input of ["1", "2", "3"]) await model.invoke(input, { callbacks: [budget, langfuse] });
+    await flush();
+    // $0.0035 twice takes the run past half of $0.01: the third call goes to gpt-4o-mini.
+    const generations = receiver().generations();
+    expect(generations.map((g) => g.model)).toEqual(["gpt-4o", "gpt-4o", "gpt-4o-mini"]);
+    expect(generations.at(-1)?.metadata?.metered).toMatchObject({ price: { model: "gpt-4o-mini", downgradedFrom: "gpt-4o" } });
   });
 
   it("stream: the cost on the usage chunk reaches the generation", async () => {
@@ -133,6 +146,21 @@ describe("langchain-metered/langfuse (v5 SDK, OpenTelemetry)", () => {
     const [generation] = receiver().generations();
     expectPricedLikeUsage(generation!);
     expect(generation!.costDetails?.total).toBe(priceUsage(message.usage_metadata!, "gpt-4o-mini").totalUsd);
+  });
+
+  it("a plain chat model under a BudgetCallbackHandler: the budget's own record and view reach the generation", async () => {
+    fake.server.script({ usage: { promptTokens: 1000, completionTokens: 100 } });
+    // The handler prices with its own `prices`: the generation shows that figure, not genai-prices'.
+    const budget = new BudgetCallbackHandler({ limitUsd: 0.01, prices: { "gpt-4o-mini": { input: 1, output: 2 } } });
+    const model = new ChatOpenAI({ model: "gpt-4o-mini", ...fake.connection() });
+    await model.invoke([new HumanMessage("Hello")], { callbacks: [new CallbackHandler(), budget] });
+    await flush();
+
+    const [generation] = receiver().generations();
+    // 1000 × $1/M + 100 × $2/M = $0.0012
+    expect(budget.records[0]?.cost.nanoUsd).toBe(1_200_000);
+    expect(generation!.costDetails?.total).toBe(0.0012);
+    expect(generation!.metadata?.metered).toMatchObject({ budget: { decision: "allowed", limitUsd: 0.01, spentUsd: 0.0012, remainingUsd: 0.0088 } });
   });
 
   it("sends the stock handler's spans and attributes, plus cost and metadata on generations", async () => {

@@ -8,6 +8,7 @@ import { costOf, priceCall, servedModelOf } from "../../langchain/price-call.js"
 import type { Cost } from "../../pricing/price-usage.js";
 import { recordOfError } from "../../budget/cost-record.js";
 import { recordOfMessage, stopView } from "./budget-view.js";
+import { recordOfRun } from "../../budget/run-records.js";
 import { costDetailsFor, lastMessageOf, usageDetailsFor, usageKeysOf } from "./cost-details.js";
 
 /** Options the metered Langfuse handlers add to the stock handlers' own. */
@@ -94,9 +95,11 @@ export class GenerationMeter {
     const call = this.take(runId);
     if (!call) return undefined;
     const message = lastMessageOf(output);
-    const cost = costOf(message) ?? (await this.price(call, message));
+    // A metered model's cost is on its message; a plain model's, under a budget handler, in the handler's record.
+    const record = costOf(message) ? recordOfMessage(message) : await recordOfRun(runId);
+    const cost = costOf(message) ?? record?.cost ?? (await this.price(call, message));
     if (!cost) return undefined;
-    return report(cost, usageKeysOf(output), recordOfMessage(message)?.budget);
+    return report(cost, usageKeysOf(output), record?.budget);
   }
 
   /** The report for a call that failed: only a budget's stop has something to say (its decision, what it cost). */
