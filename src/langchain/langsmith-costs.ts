@@ -1,6 +1,6 @@
 import type { BaseMessage } from "@langchain/core/messages";
 import { LangChainTracer } from "@langchain/core/tracers/tracer_langchain";
-import { recordOfCost } from "../budget/cost-record.js";
+import { type CostRecord, recordOfCost, recordOfError } from "../budget/cost-record.js";
 import { recordOfRun } from "../budget/run-records.js";
 import type { Cost } from "../pricing/price-usage.js";
 import { UnsupportedVersionError } from "./internals.js";
@@ -28,34 +28,55 @@ type TracedRun = {
 export function installLangSmithCosts(): void {
   if (installed) return;
   installed = true;
-  const proto = LangChainTracer.prototype as unknown as { onLLMEnd?: (run: TracedRun) => unknown };
-  const original = proto.onLLMEnd;
-  if (typeof original !== "function") throw new UnsupportedVersionError("LangChainTracer.onLLMEnd", "@langchain/core");
+  const proto = LangChainTracer.prototype as unknown as {
+    onLLMEnd?: (run: TracedRun) => unknown;
+    handleLLMError?: (error: unknown, runId: string, ...rest: unknown[]) => unknown;
+    getRunById?: (runId: string) => TracedRun | undefined;
+  };
+  const onEnd = proto.onLLMEnd;
+  const onError = proto.handleLLMError;
+  if (typeof onEnd !== "function") throw new UnsupportedVersionError("LangChainTracer.onLLMEnd", "@langchain/core");
+  if (typeof onError !== "function" || typeof proto.getRunById !== "function") {
+    throw new UnsupportedVersionError("LangChainTracer.handleLLMError", "@langchain/core");
+  }
   // LangChain's BaseTracer awaits onLLMEnd before it sends the run's end.
   proto.onLLMEnd = async function onLLMEnd(this: unknown, run: TracedRun) {
-    await original.call(this, run);
-    await addCost(run);
+    await onEnd.call(this, run);
+    const message = run.outputs?.generations?.at(-1)?.at(-1)?.message;
+    const metered = costOf(message);
+    // A plain model's call under a budget handler: the handler's record, once it has ended the call.
+    const record = metered ? recordOfCost(metered) : run.id === undefined ? undefined : await recordOfRun(run.id);
+    annotate(run, metered ?? record?.cost, record);
+  };
+  // A paid call can end in an error: the one that took its budget over the limit, a corrupt usage. Its
+  // record is on the error (or, for a plain model, with its budget handler): the run shows what it cost.
+  proto.handleLLMError = async function handleLLMError(this: typeof proto, error: unknown, runId: string, ...rest: unknown[]) {
+    const record = recordOfError(error) ?? (await recordOfRun(runId));
+    const run = this.getRunById?.(runId);
+    if (run && record) annotate(run, record.cost, record);
+    return onError.call(this, error, runId, ...rest);
   };
 }
 
-async function addCost(run: TracedRun): Promise<void> {
-  const message = run.outputs?.generations?.at(-1)?.at(-1)?.message;
-  const metered = costOf(message);
-  // A plain model's call under a budget handler: the handler's record, once it has ended the call.
-  const record = metered ? recordOfCost(metered) : run.id === undefined ? undefined : await recordOfRun(run.id);
-  const cost = metered ?? record?.cost;
+function annotate(run: TracedRun, cost: Cost | undefined, record: CostRecord | undefined): void {
   if (!cost) return;
   run.extra ??= {};
   const metadata = (run.extra.metadata ??= {});
-  metadata.usage_metadata = { ...(metadata.usage_metadata as object | undefined), ...langSmithCost(cost) };
+  const usage = metadata.usage_metadata as { total_tokens?: unknown } | undefined;
+  // No usage from the provider: the run shows the tokens the estimate priced, not 0 beside a cost.
+  const estimated = cost.estimatedUsage && !(typeof usage?.total_tokens === "number" && usage.total_tokens > 0) ? cost.estimatedUsage : {};
+  metadata.usage_metadata = { ...usage, ...estimated, ...langSmithCost(cost) };
   const budget = record?.budget;
   metadata.metered = {
     price_source: cost.priceSource,
     estimated: cost.estimated,
     ...(cost.estimate ? { estimate: cost.estimate } : {}),
-    ...(budget ? { budget: { ...budget, limitUsd: Number.isFinite(budget.limitUsd) ? budget.limitUsd : null, remainingUsd: Number.isFinite(budget.remainingUsd) ? budget.remainingUsd : null } } : {}),
+    ...(budget ? { budget: { ...budget, limitUsd: finiteOrNull(budget.limitUsd), remainingUsd: finiteOrNull(budget.remainingUsd) } } : {}),
   };
 }
+
+/** JSON has no Infinity: a budget without a limit says `null`. */
+const finiteOrNull = (usd: number): number | null => (Number.isFinite(usd) ? usd : null);
 
 /** Our keys, as LangSmith's token-detail keys (those of LangChain's `input_token_details` / `output_token_details`). */
 const INPUT_KEYS = { input_cache_read: "cache_read", input_cache_write: "cache_creation", input_audio: "audio", web_search: "web_search" } as const;

@@ -9,6 +9,7 @@ import type { CostRecord } from "../budget/cost-record.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { planCall } from "../budget/plan.js";
 import { expectRecord, recordFound } from "../budget/run-records.js";
+import { installLangSmithCosts } from "../langchain/langsmith-costs.js";
 import { parseOptions } from "../validation.js";
 import { budgetOptionsShape, type BudgetOptions, budgetSettings } from "../budget/settings.js";
 import { billedNothing, isAbortError, isMalformedAnswer, ProviderResponseError } from "../langchain/call-errors.js";
@@ -73,6 +74,7 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
     // raiseError must reach the base constructor: it also makes LangChain await the handler, so a throw
     // stops the call instead of surfacing later as an unhandled rejection.
     super({ raiseError: true });
+    installLangSmithCosts(); // a traced run under this budget shows the figure it counts
     const parsed = parseOptions(handlerOptions, options, entry, "");
     this.catalog = catalogFor(options.prices);
     this[HANDLER_BUDGET] = new Budget(budgetSettings(parsed, parsed.scope ?? "run"), true);

@@ -1,0 +1,113 @@
+/**
+ * LangSmith tracing overhead (`npm run bench -- langsmith`): `MeteredChatModel` against plain `ChatOpenAI`, both
+ * traced by LangChain's `LangChainTracer` with the real `langsmith` Client, which posts (multipart, batched) to
+ * a loopback sink in a child process (only the client's CPU is counted); the model is the fake OpenAI in
+ * another. One `invoke`, then LangChain's background callback queue drained, per op; interleaved block by block.
+ * The difference is what metering costs with tracing on: pricing, the budget, and the cost fields added to the
+ * run (goal: ≤ +30 µs CPU per call). Each variant is checked first: the metered run reaches the sink with
+ * `total_cost`, the plain one without.
+ */
+import { fork } from "node:child_process";
+import { createServer } from "node:http";
+import { fileURLToPath } from "node:url";
+import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
+import type { AIMessage } from "@langchain/core/messages";
+import { LangChainTracer } from "@langchain/core/tracers/tracer_langchain";
+import { ChatOpenAI } from "@langchain/openai";
+import { Client } from "langsmith";
+import { MeteredChatModel } from "../src/index.js";
+import { listenOnLoopback, readBody } from "../test/support/loopback.js";
+import { startFakeServer } from "./fake-server-process.js";
+import { assert, compare, section, type Case } from "./harness.js";
+import { checkUsage, MODEL, PROMPT, SCRIPTED_USAGE } from "./metering.js";
+
+interface Sink {
+  url: string;
+  /** How many posted bodies mention `total_cost` since the last call, and how many were posted. */
+  seen(): Promise<{ bodies: number; withCost: number }>;
+  close(): Promise<void>;
+}
+
+/** The child: answers LangSmith's `/info` (multipart, uncompressed) and accepts every post. */
+async function serveSink(): Promise<void> {
+  let bodies = 0;
+  let withCost = 0;
+  const server = createServer(async (req, res) => {
+    if (req.method === "GET" && req.url === "/info") {
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      return;
+    }
+    const body = await readBody(req);
+    bodies++;
+    if (body.includes('"total_cost"')) withCost++;
+    res.writeHead(202, { "content-type": "application/json" }).end("{}");
+  });
+  const { url } = await listenOnLoopback(server);
+  process.on("message", (message: { id: number }) => {
+    process.send?.({ id: message.id, bodies, withCost });
+    bodies = 0;
+    withCost = 0;
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send?.({ url });
+}
+
+async function startSink(): Promise<Sink> {
+  const child = fork(fileURLToPath(import.meta.url), ["--serve-langsmith-sink"], { execArgv: ["--import", "tsx"], stdio: "inherit" });
+  const url = await new Promise<string>((resolve) => child.once("message", (m: { url: string }) => resolve(m.url)));
+  let next = 0;
+  return {
+    url,
+    seen: () =>
+      new Promise((resolve) => {
+        const id = ++next;
+        const onMessage = (m: { id: number; bodies: number; withCost: number }) => {
+          if (m.id !== id) return;
+          child.off("message", onMessage);
+          resolve({ bodies: m.bodies, withCost: m.withCost });
+        };
+        child.on("message", onMessage);
+        child.send({ id });
+      }),
+    close: async () => void child.kill(),
+  };
+}
+
+if (process.argv.includes("--serve-langsmith-sink")) await serveSink();
+else
+  section("langsmith", async () => {
+    const server = await startFakeServer({ usage: SCRIPTED_USAGE });
+    const sink = await startSink();
+    const client = new Client({ apiUrl: sink.url, apiKey: "bench" });
+    const tracer = new LangChainTracer({ client, projectName: "bench" });
+    const fields = { model: MODEL, apiKey: "test", maxRetries: 0, configuration: { baseURL: server.url } };
+    const plain = new ChatOpenAI(fields);
+    const metered = new MeteredChatModel(fields);
+    const traced = (label: string, model: ChatOpenAI): Case<AIMessage> => ({
+      label,
+      op: async () => {
+        const message = await model.invoke(PROMPT, { callbacks: [tracer] });
+        await awaitAllCallbacks();
+        return message;
+      },
+      check: checkUsage,
+    });
+    try {
+      for (const [model, costed] of [[plain, 0], [metered, 1]] as const) {
+        await sink.seen();
+        await model.invoke(PROMPT, { callbacks: [tracer] });
+        await awaitAllCallbacks();
+        await client.flush();
+        await client.awaitPendingTraceBatches();
+        const { withCost } = await sink.seen();
+        assert(withCost === costed, `${model.constructor.name}: ${costed} posted run(s) with total_cost, got ${withCost}`);
+      }
+      await compare("invoke with LangSmith tracing (LangChainTracer, real langsmith Client)", traced("ChatOpenAI, traced", plain), traced("MeteredChatModel, traced", metered), {
+        blockSize: 50,
+        blocks: 20,
+      });
+    } finally {
+      await client.flush().catch(() => {});
+      await Promise.all([sink.close(), server.close()]);
+    }
+  });
