@@ -4,7 +4,8 @@
  * a loopback sink in a child process (only the client's CPU is counted); the model is the fake OpenAI in
  * another. One `invoke`, then LangChain's background callback queue drained, per op; interleaved block by block.
  * The difference is what metering costs with tracing on: pricing, the budget, and the cost fields added to the
- * run (goal: ≤ +30 µs CPU per call). Each variant is checked first: the metered run reaches the sink with
+ * run (goal: ≤ +30 µs CPU per call), beside the same pair untraced. Run it on a build: `npm run build &&
+ * BENCH_LIB=dist npm run bench -- langsmith`. Each variant is checked first: the metered run reaches the sink with
  * `total_cost`, the plain one without.
  */
 import { fork } from "node:child_process";
@@ -15,11 +16,10 @@ import type { AIMessage } from "@langchain/core/messages";
 import { LangChainTracer } from "@langchain/core/tracers/tracer_langchain";
 import { ChatOpenAI } from "@langchain/openai";
 import { Client } from "langsmith";
-import { MeteredChatModel } from "../src/index.js";
 import { listenOnLoopback, readBody } from "../test/support/loopback.js";
 import { startFakeServer } from "./fake-server-process.js";
 import { assert, compare, section, type Case } from "./harness.js";
-import { checkUsage, MODEL, PROMPT, SCRIPTED_USAGE } from "./metering.js";
+import { checkUsage, LIBRARY, loadLibrary, MODEL, PROMPT, SCRIPTED_USAGE } from "./metering.js";
 
 interface Sink {
   url: string;
@@ -82,7 +82,10 @@ else
     const tracer = new LangChainTracer({ client, projectName: "bench" });
     const fields = { model: MODEL, apiKey: "test", maxRetries: 0, configuration: { baseURL: server.url } };
     const plain = new ChatOpenAI(fields);
-    const metered = new MeteredChatModel(fields);
+    // A build (BENCH_LIB=dist) is what an app runs; src/ through tsx carries tsx's wrappers (see BENCHMARKS.md).
+    const { MeteredChatModel } = await loadLibrary();
+    const metered: ChatOpenAI = new MeteredChatModel(fields);
+    console.log(`library: ${LIBRARY}`);
     const traced = (label: string, model: ChatOpenAI): Case<AIMessage> => ({
       label,
       op: async () => {
@@ -102,10 +105,12 @@ else
         const { withCost } = await sink.seen();
         assert(withCost === costed, `${model.constructor.name}: ${costed} posted run(s) with total_cost, got ${withCost}`);
       }
-      await compare("invoke with LangSmith tracing (LangChainTracer, real langsmith Client)", traced("ChatOpenAI, traced", plain), traced("MeteredChatModel, traced", metered), {
-        blockSize: 50,
-        blocks: 20,
-      });
+      const plan = { blockSize: 50, blocks: 20 };
+      // The same pair without tracing, in the same process: what tracing itself adds to the difference.
+      const bare = (label: string, model: ChatOpenAI): Case<AIMessage> => ({ label, op: () => model.invoke(PROMPT), check: checkUsage });
+      await compare("invoke, not traced (same process, before any traced call is measured)", bare("ChatOpenAI", plain), bare("MeteredChatModel", metered), plan);
+      await compare("invoke with LangSmith tracing (LangChainTracer, real langsmith Client)", traced("ChatOpenAI, traced", plain), traced("MeteredChatModel, traced", metered), plan);
+      await compare("invoke, not traced (same process, after)", bare("ChatOpenAI", plain), bare("MeteredChatModel", metered), plan);
     } finally {
       await client.flush().catch(() => {});
       await Promise.all([sink.close(), server.close()]);
