@@ -319,16 +319,7 @@ describe.each(MODES)("LangSmith ingestion, $name", (mode) => {
     const message = await meter(anthropicModel(anthropic())).invoke("Hello", { callbacks: [ls.tracer], tags: ["metered"] });
     const plain = await anthropicModel(anthropic()).invoke("Hello", { callbacks: [ls.tracer], tags: ["plain"] });
     const runs = await ls.settle(2);
-    const run = tagged(runs, "metered");
-    const cost = costOnMessage(message)!;
-
-    expect(cost.nanoUsd).toBe(46_350_000);
-    expectCostOf(run, cost);
-    expect(metadataOf(run).usage).toEqual({ ...metadataOf(tagged(runs, "plain")).usage, ...ANTHROPIC_FIELDS });
-    expect(message.usage_metadata).toEqual(plain.usage_metadata);
-    expectUntouchedUsage(message);
-    expect(runMessage(run).response_metadata.cost).toEqual(cost);
-    expect(metadataOf(run).metered).toMatchObject({ price_source: cost.priceSource, estimated: false, budget: { decision: "allowed", spentUsd: 0.04635 } });
+    expectPricedBesidePlain(runs, message, plain, { nanoUsd: 46_350_000, fields: ANTHROPIC_FIELDS, spentUsd: 0.04635 });
   });
 
   test("meter(ChatAnthropic) stream", async () => {
@@ -336,16 +327,7 @@ describe.each(MODES)("LangSmith ingestion, $name", (mode) => {
     const { message } = await collect(await meter(anthropicModel(anthropic())).stream("Hello", { callbacks: [ls.tracer], tags: ["metered"] }));
     const { message: plain } = await collect(await anthropicModel(anthropic()).stream("Hello", { callbacks: [ls.tracer], tags: ["plain"] }));
     const runs = await ls.settle(2);
-    const run = tagged(runs, "metered");
-    const cost = costOnMessage(message)!;
-
-    expect(cost.nanoUsd).toBe(46_350_000);
-    expectCostOf(run, cost);
-    expect(metadataOf(run).usage).toEqual({ ...metadataOf(tagged(runs, "plain")).usage, ...ANTHROPIC_FIELDS });
-    expect(message.usage_metadata).toEqual(plain.usage_metadata);
-    expectUntouchedUsage(message);
-    expect(runMessage(run).response_metadata.cost).toEqual(cost);
-    expect(metadataOf(run).metered).toMatchObject({ estimated: false, budget: { decision: "allowed", spentUsd: 0.04635 } });
+    expectPricedBesidePlain(runs, message, plain, { nanoUsd: 46_350_000, fields: ANTHROPIC_FIELDS, spentUsd: 0.04635 });
   });
 
   test("meter(ChatGoogleGenerativeAI) invoke: thinking is an output-side detail", async () => {
@@ -353,16 +335,7 @@ describe.each(MODES)("LangSmith ingestion, $name", (mode) => {
     const message = await meter(geminiModel(gemini())).invoke("Hello", { callbacks: [ls.tracer], tags: ["metered"] });
     const plain = await geminiModel(gemini()).invoke("Hello", { callbacks: [ls.tracer], tags: ["plain"] });
     const runs = await ls.settle(2);
-    const run = tagged(runs, "metered");
-    const cost = costOnMessage(message)!;
-
-    expect(cost.nanoUsd).toBe(5_800_000);
-    expectCostOf(run, cost);
-    expect(metadataOf(run).usage).toEqual({ ...metadataOf(tagged(runs, "plain")).usage, ...GEMINI_FIELDS });
-    expect(message.usage_metadata).toEqual(plain.usage_metadata);
-    expectUntouchedUsage(message);
-    expect(runMessage(run).response_metadata.cost).toEqual(cost);
-    expect(metadataOf(run).metered).toMatchObject({ estimated: false, budget: { decision: "allowed", spentUsd: 0.0058 } });
+    expectPricedBesidePlain(runs, message, plain, { nanoUsd: 5_800_000, fields: GEMINI_FIELDS, spentUsd: 0.0058 });
   });
 
   test("meter(ChatGoogleGenerativeAI) stream", async () => {
@@ -370,16 +343,7 @@ describe.each(MODES)("LangSmith ingestion, $name", (mode) => {
     const { message } = await collect(await meter(geminiModel(gemini())).stream("Hello", { callbacks: [ls.tracer], tags: ["metered"] }));
     const { message: plain } = await collect(await geminiModel(gemini()).stream("Hello", { callbacks: [ls.tracer], tags: ["plain"] }));
     const runs = await ls.settle(2);
-    const run = tagged(runs, "metered");
-    const cost = costOnMessage(message)!;
-
-    expect(cost.nanoUsd).toBe(5_800_000);
-    expectCostOf(run, cost);
-    expect(metadataOf(run).usage).toEqual({ ...metadataOf(tagged(runs, "plain")).usage, ...GEMINI_FIELDS });
-    expect(message.usage_metadata).toEqual(plain.usage_metadata);
-    expectUntouchedUsage(message);
-    expect(runMessage(run).response_metadata.cost).toEqual(cost);
-    expect(metadataOf(run).metered).toMatchObject({ estimated: false, budget: { decision: "allowed", spentUsd: 0.0058 } });
+    expectPricedBesidePlain(runs, message, plain, { nanoUsd: 5_800_000, fields: GEMINI_FIELDS, spentUsd: 0.0058 });
   });
 
   test("agent with a tool: every LLM run carries its own message's cost and the run budget's view", async () => {
@@ -584,3 +548,24 @@ describe("LangSmith from the environment (LANGSMITH_TRACING, LANGSMITH_ENDPOINT,
     expect(metadataOf(run).metered).toEqual({ price_source: cost.priceSource, estimated: false, budget: asSent(costs.records[0]!.budget) });
   });
 });
+
+/**
+ * The metered run of a pair (tagged "metered" and "plain", same call): its cost to the nano-dollar, the token
+ * counts of the plain run plus the cost fields, the message untouched, and the budget's view.
+ */
+function expectPricedBesidePlain(
+  runs: ReceivedRun[],
+  message: BaseMessage,
+  plain: BaseMessage,
+  expected: { nanoUsd: number; fields: Record<string, unknown>; spentUsd: number },
+): void {
+  const run = tagged(runs, "metered");
+  const cost = costOnMessage(message)!;
+  expect(cost.nanoUsd).toBe(expected.nanoUsd);
+  expectCostOf(run, cost);
+  expect(metadataOf(run).usage).toEqual({ ...metadataOf(tagged(runs, "plain")).usage, ...expected.fields });
+  expect((message as AIMessage).usage_metadata).toEqual((plain as AIMessage).usage_metadata);
+  expectUntouchedUsage(message);
+  expect(runMessage(run).response_metadata.cost).toEqual(cost);
+  expect(metadataOf(run).metered).toMatchObject({ price_source: cost.priceSource, estimated: false, budget: { decision: "allowed", spentUsd: expected.spentUsd } });
+}
