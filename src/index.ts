@@ -7,6 +7,9 @@ export { meter, MeteredModel, type MeterOptions } from "./model/meter.js";
 export { costOf } from "./model/cost-of.js";
 export { meteredImportMap } from "./model/import-map.js";
 export { configureMetrics, type MetricsOptions } from "./budget/otel-metrics.js";
+export type { QuotaStatus } from "./budget/quota-status.js";
+export { trackCost, type TrackedCost } from "./langchain/cost-tracker.js";
+export { estimateCost, type CostEstimate, type EstimateCostOptions } from "./langchain/estimate-cost.js";
 export type { DowngradeOption } from "./model/downgrade.js";
 export { ProviderResponseError } from "./langchain/call-errors.js";
 export { BudgetCallbackHandler, type BudgetCallbackHandlerOptions } from "./scope/budget-handler.js";
@@ -19,7 +22,7 @@ export {
   type BudgetStop,
   type BudgetStopFields,
 } from "./budget/errors.js";
-export type { Quota } from "./budget/quotas.js";
+export type { Quota, QuotaPlan } from "./budget/quotas.js";
 export type { QuotaWindow } from "./budget/windows.js";
 export type { BudgetStore, LimitState, Refusal, StoreLimit } from "./budget/store.js";
 export { InMemoryBudgetStore } from "./budget/memory-store.js";

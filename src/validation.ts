@@ -55,6 +55,7 @@ export function describeValue(value: unknown): string {
     return !name || name === "Object" ? "an object" : `a ${name}`;
   }
   if (typeof value === "function") return "a function";
+  if (typeof value === "number" && !Number.isFinite(value)) return `${value} (number)`; // JSON would say null
   return `${JSON.stringify(value) ?? String(value)} (${typeof value})`;
 }
 

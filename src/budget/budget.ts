@@ -139,7 +139,7 @@ export class Budget {
   private async openWithQuotas(info: CallInfo): Promise<BudgetCall> {
     // A store may answer `now()` from a cached clock: that says nothing about whether it is back.
     const now = await this.useStore((store) => store.now(), false);
-    const limits = resolveQuotas(this.settings.quotas, info.metadata, now);
+    const limits = await resolveQuotas(this.settings.quotas, info.metadata, now);
     // A call that will hold its worst case is checked by the hold itself.
     if (!(this.settings.hardCap && info.holds)) {
       const { refused } = await this.useStore((store) => store.check(limits));

@@ -96,11 +96,14 @@ export class BudgetStoreUnavailableError extends MeteredError {
   /** HTTP-style status: 503 Service Unavailable. */
   readonly status = 503;
 
-  constructor(cause: unknown) {
+  /** @param reading @internal Set when the store was read for a quota's status, not asked to admit a call. */
+  constructor(cause: unknown, reading = false) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(
-      `The budget store is unavailable (${reason}), so the call was refused: budgets fail closed. Check the store ` +
-        `(e.g. REDIS_URL), or pass \`onStoreError: "allow"\` to meter locally while it is down.`,
+      reading
+        ? `The budget store is unavailable (${reason}): the quotas' spend can't be read. Check the store (e.g. REDIS_URL).`
+        : `The budget store is unavailable (${reason}), so the call was refused: budgets fail closed. Check the store ` +
+            `(e.g. REDIS_URL), or pass \`onStoreError: "allow"\` to meter locally while it is down.`,
       { cause },
     );
   }

@@ -3,7 +3,7 @@ import { type NanoUsd, usdToNano } from "../pricing/money.js";
 import { describeValue } from "../validation.js";
 import type { MeterSink } from "./meter-sink.js";
 import { defaultStore } from "./process-stores.js";
-import type { Quota } from "./quotas.js";
+import type { Quota, QuotaPlan } from "./quotas.js";
 import type { BudgetStore } from "./store.js";
 import { isTimeZone } from "./windows.js";
 
@@ -63,7 +63,10 @@ const DEFAULT_HOLD_WAIT_MS = 60 * 1000;
 
 const quota = z.strictObject({
   key: z.string().min(1),
-  limitUsd: z.number().finite().nonnegative(),
+  limitUsd: z.custom<number | QuotaPlan>(
+    (value) => typeof value === "function" || (typeof value === "number" && Number.isFinite(value) && value >= 0),
+    { error: (issue) => `Expected a number of USD ≥ 0, or a plan (a function of the key's fields), got ${describeValue(issue.input)}` },
+  ),
   window: z.enum(["day", "week", "month", "total"]),
   timeZone: z.string().refine(isTimeZone, { message: 'Unknown time zone (use an IANA name such as "Europe/Paris")' }).optional(),
 });

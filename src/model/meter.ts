@@ -15,6 +15,7 @@ import { installLangSmithCosts } from "../langchain/langsmith-costs.js";
 import { installRunScopes } from "../langchain/run-scope.js";
 import { type CallOptions, CallTarget } from "./call-target.js";
 import { type BoundTarget, RAW_TARGET } from "./downgrade.js";
+import type { QuotaStatus } from "../budget/quota-status.js";
 import { buildMetering, type MeteringFields, type MeteringParts } from "./metering-fields.js";
 import { identify } from "./model-identity.js";
 import { METERED_NAMESPACE, serializableMetering } from "./serialized-metering.js";
@@ -110,6 +111,19 @@ export class MeteredModel<CallOptions_ extends BaseChatModelCallOptions = BaseCh
 
   static override lc_name(): string {
     return "MeteredModel";
+  }
+
+  /**
+   * Each quota of this model's budget as it stands for a run's metadata, from its store: what the current
+   * window has spent and holds, what is left, when it resets.
+   *
+   * @example
+   * ```ts
+   * const [tenant] = await model.quotaStatus({ tenant: "acme" }); // { key: "tenant:acme", spentUsd, remainingUsd, resetsAt, … }
+   * ```
+   */
+  quotaStatus(metadata: Record<string, unknown>): Promise<QuotaStatus[]> {
+    return this.parts.quotaStatus(metadata);
   }
 
   override _llmType(): string {

@@ -6,6 +6,7 @@ import { BudgetExceededError } from "../budget/errors.js";
 import type { CallPlan } from "../budget/plan.js";
 import type { BudgetSettings } from "../budget/settings.js";
 import { contentText } from "../langchain/messages.js";
+import { trackRecord } from "../langchain/cost-tracker.js";
 import { type CallOutcome, conservativeCharge, priceCall, respondedAt, servedModelOf, UnpriceableUsage } from "../langchain/price-call.js";
 import { StreamWatch } from "../langchain/stream-watch.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
@@ -257,6 +258,7 @@ export class MeteredCall {
   }
 
   private report(record: CostRecord | undefined): void {
+    if (record) trackRecord(record);
     const { onCost } = this.settings;
     if (!onCost || !record) return;
     try {

@@ -14,6 +14,7 @@ import { providerFromBaseUrl } from "../pricing/providers.js";
 import { encoderFor } from "../usage/tokenizer.js";
 import { type CallOptions, CallTarget, type ModelCalls } from "./call-target.js";
 import { type BoundTarget, RAW_TARGET } from "./downgrade.js";
+import type { QuotaStatus } from "../budget/quota-status.js";
 import { buildMetering, type MeteringFields, type MeteringParts } from "./metering-fields.js";
 import { identify } from "./model-identity.js";
 import { capturingFetch, HeaderCapture } from "./response-headers.js";
@@ -79,6 +80,19 @@ export class MeteredChatModel<
       () => new HeaderCapture(),
     );
     this.parts.requirePrice(this.model, provider);
+  }
+
+  /**
+   * Each quota of this model's budget as it stands for a run's metadata, from its store: what the current
+   * window has spent and holds, what is left, when it resets.
+   *
+   * @example
+   * ```ts
+   * const [tenant] = await model.quotaStatus({ tenant: "acme" }); // { key: "tenant:acme", spentUsd, remainingUsd, resetsAt, … }
+   * ```
+   */
+  quotaStatus(metadata: Record<string, unknown>): Promise<QuotaStatus[]> {
+    return this.parts.quotaStatus(metadata);
   }
 
   static override lc_name(): string {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { CostRecord } from "../budget/cost-record.js";
+import { type QuotaStatus, readQuotaStatus } from "../budget/quota-status.js";
 import { budgetOptionsShape, type BudgetOptions, budgetSettings } from "../budget/settings.js";
 import { InvalidOptionsError } from "../errors.js";
 import { catalogFor, type PriceCatalog } from "../pricing/catalog.js";
@@ -72,6 +73,8 @@ export interface MeteringParts {
    */
   requirePrice: (model: string, provider: string | undefined) => void;
   metering: Metering;
+  /** Each of the budget's quotas as it stands for a run's metadata (none without a budget). */
+  quotaStatus: (metadata: Record<string, unknown>) => Promise<QuotaStatus[]>;
 }
 
 /**
@@ -132,5 +135,6 @@ function build(
     if (catalog.find(name, provider) || ((costSource === "reported" || routesModels(provider)) && !hardCap)) return;
     throw new UnknownModelPriceError(name, provider, { entry: where, hardCap: hardCap && costSource === "reported" });
   };
-  return { catalog, metering, requirePrice };
+  const quotaStatus = (metadata: Record<string, unknown>) => (settings ? readQuotaStatus(settings.quotas, settings.store, metadata) : Promise.resolve([]));
+  return { catalog, metering, requirePrice, quotaStatus };
 }

@@ -58,7 +58,7 @@ function unknownPriceMessage(model: string, provider: string | undefined, { entr
       : `No price is known for ${named}, in genai-prices' data or the \`prices\` option.`;
   const prices = `prices: { "${model}": { input: 0.15, output: 0.6 } }`;
   const withPrices = `Price it in USD per 1M tokens: ${pricedExample(entry, model, prices)}`;
-  if (entry === "priceUsage()") return `${head} ${withPrices}.`;
+  if (entry === "priceUsage()" || entry === "estimateCost()") return `${head} ${withPrices}.`;
   if (entry !== "MeteredChatModel" && entry !== "meter()") {
     // A budget over plain models prices them itself; only a metered model can count an endpoint's report.
     return `${head} ${withPrices}; or meter the model with meter(model, { costSource: "reported" }) when its endpoint reports each call's cost.`;
@@ -73,6 +73,7 @@ function pricedExample(entry: string, model: string, prices: string): string {
   if (entry === "MeteredChatModel") return `new MeteredChatModel({ model: "${model}", ${prices} })`;
   if (entry === "meter()") return `meter(model, { ${prices} })`;
   if (entry === "priceUsage()") return `priceUsage(usage, "${model}", { ${prices} })`;
+  if (entry === "estimateCost()") return `estimateCost("${model}", input, { ${prices} })`;
   return entry.endsWith("()") ? `${entry.slice(0, -2)}({ ${prices} })` : `new ${entry}({ ${prices} })`;
 }
 

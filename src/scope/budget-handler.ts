@@ -8,6 +8,7 @@ import type { BudgetCall } from "../budget/budget-call.js";
 import type { CostRecord } from "../budget/cost-record.js";
 import { BudgetExceededError } from "../budget/errors.js";
 import { planCall } from "../budget/plan.js";
+import { type QuotaStatus, readQuotaStatus } from "../budget/quota-status.js";
 import { expectRecord, recordFound } from "../budget/run-records.js";
 import { installLangSmithCosts } from "../langchain/langsmith-costs.js";
 import { parseOptions } from "../validation.js";
@@ -103,6 +104,20 @@ export class BudgetCallbackHandler extends BaseCallbackHandler {
   /** What is left of the limit, in USD (0 once it is reached). */
   get remainingUsd(): number {
     return this.budget.view("allowed").remainingUsd;
+  }
+
+  /**
+   * Each quota's standing for a run's metadata, from the store in use: the filled key, the window, what it has
+   * spent and holds, what is left and when it resets.
+   *
+   * @example
+   * ```ts
+   * const [tenant] = await budget.quotaStatus({ tenant: "acme" }); // { key: "tenant:acme", spentUsd, remainingUsd, resetsAt, … }
+   * ```
+   */
+  quotaStatus(metadata: Record<string, unknown>): Promise<QuotaStatus[]> {
+    const { quotas, store } = this.budget.current;
+    return readQuotaStatus(quotas, store, metadata);
   }
 
   /** One record per ended (or, under a hard cap, refused) call, in the order they ended. */

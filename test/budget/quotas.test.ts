@@ -267,8 +267,8 @@ describe("invalid quota options fail at construction, naming the path", () => {
   const cases: Array<[string, unknown, string]> = [
     ["a bad window", [{ key: "u:{id}", limitUsd: 1, window: "hour" }], 'quotas[0].window: Invalid option: expected one of "day"|"week"|"month"|"total"'],
     ["an unknown time zone", [USER, { ...TENANT, timeZone: "Mars/Olympus" }], 'quotas[1].timeZone: Unknown time zone (use an IANA name such as "Europe/Paris")'],
-    ["a negative limit", [{ ...USER, limitUsd: -1 }], "quotas[0].limitUsd: Too small: expected number to be >=0"],
-    ["an infinite limit", [{ ...USER, limitUsd: Number.POSITIVE_INFINITY }], "quotas[0].limitUsd: Invalid input: expected number, received Infinity"],
+    ["a negative limit", [{ ...USER, limitUsd: -1 }], "quotas[0].limitUsd: Expected a number of USD ≥ 0, or a plan (a function of the key's fields), got -1 (number)"],
+    ["an infinite limit", [{ ...USER, limitUsd: Number.POSITIVE_INFINITY }], "quotas[0].limitUsd: Expected a number of USD ≥ 0, or a plan (a function of the key's fields), got Infinity (number)"],
     ["an empty key", [{ ...USER, key: "" }], "quotas[0].key: Too small: expected string to have >=1 characters"],
     ["a misspelt option", [{ ...USER, timezone: "UTC" }], 'quotas[0]: Unrecognized key: "timezone"'],
     ["not an array", "user:{user_id}", "quotas: Invalid input: expected array, received string"],
@@ -290,7 +290,7 @@ describe("invalid quota options fail at construction, naming the path", () => {
     const construct = () =>
       new BudgetCallbackHandler({ quotas: [{ key: "u", limitUsd: -1, window: "year" }] as unknown as Quota[] });
     expect(construct).toThrow(
-      'Invalid options for BudgetCallbackHandler:\n  - quotas[0].limitUsd: Too small: expected number to be >=0\n  - quotas[0].window: Invalid option: expected one of "day"|"week"|"month"|"total"',
+      'Invalid options for BudgetCallbackHandler:\n  - quotas[0].limitUsd: Expected a number of USD ≥ 0, or a plan (a function of the key\'s fields), got -1 (number)\n  - quotas[0].window: Invalid option: expected one of "day"|"week"|"month"|"total"',
     );
   });
 });

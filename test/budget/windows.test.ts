@@ -115,13 +115,13 @@ describe("windowAt in a named time zone", () => {
 });
 
 describe("resolveQuotas", () => {
-  it("keys each counter by its window, and keeps it an hour past the window's end", () => {
+  it("keys each counter by its window, and keeps it an hour past the window's end", async () => {
     const quotas: Quota[] = [
       { key: "user:{user_id}", limitUsd: 5, window: "day" },
       { key: "tenant:{tenant_id}", limitUsd: 500, window: "month", timeZone: "America/New_York" },
       { key: "org:{org}", limitUsd: 1000, window: "total" },
     ];
-    const resolved = resolveQuotas(quotas, { user_id: "u1", tenant_id: "acme", org: "o" }, at("2026-12-01T03:00:00Z"));
+    const resolved = await resolveQuotas(quotas, { user_id: "u1", tenant_id: "acme", org: "o" }, at("2026-12-01T03:00:00Z"));
     expect(resolved).toEqual([
       { scope: "user:u1", key: "user:u1:day:2026-12-01", limitNano: 5_000_000_000, expiresAt: at("2026-12-02T01:00:00Z") },
       { scope: "tenant:acme", key: "tenant:acme:month:2026-11", limitNano: 500_000_000_000, expiresAt: at("2026-12-01T06:00:00Z") },
@@ -181,7 +181,7 @@ describe("a month quota rolls over with the store's clock", () => {
   it("the store forgets a counter once its window (plus an hour's grace) is over", async () => {
     let now = at("2026-11-30T12:00:00Z");
     const store = new InMemoryBudgetStore({ clock: () => now });
-    const [limit] = resolveQuotas([TENANT], META, now);
+    const [limit] = await resolveQuotas([TENANT], META, now);
     if (!limit) throw new Error("no limit");
     await store.settle("call-1", [limit], CALL_NANO);
     expect(await spentOf(store, limit.key)).toBe(CALL_NANO);

@@ -156,7 +156,7 @@ describeRedis("RedisBudgetStore", () => {
 
   it("window counters, their holds and expiries get a TTL: the window's end plus an hour", async () => {
     const now = await store.now();
-    const [user, org] = resolveQuotas(
+    const [user, org] = await resolveQuotas(
       [
         { key: "user:{user_id}", limitUsd: 5, window: "day" },
         { key: "org:{org}", limitUsd: 5, window: "total" },
@@ -184,7 +184,7 @@ describeRedis("RedisBudgetStore", () => {
     const tenant = uniqueId("acme");
     const quota: Quota = { key: "tenant:{tenant_id}", limitUsd: 0.0009, window: "month" };
     const now = await store.now();
-    const [current] = resolveQuotas([quota], { tenant_id: tenant }, now);
+    const [current] = await resolveQuotas([quota], { tenant_id: tenant }, now);
     const thisMonth = windowAt("month", now);
     // The previous month's counter, spent out: as it was at the end of last month.
     const lastMonth = windowAt("month", Date.parse(thisMonth.id.slice(6) + "-01T00:00:00Z") - 1);
