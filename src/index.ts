@@ -8,6 +8,7 @@ export { costOf } from "./model/cost-of.js";
 export { meteredImportMap } from "./model/import-map.js";
 export { configureMetrics, type MetricsOptions } from "./budget/otel-metrics.js";
 export type { QuotaStatus } from "./budget/quota-status.js";
+export type { BudgetEvent, ThresholdAlert } from "./budget/alerts.js";
 export { trackCost, type TrackedCost } from "./langchain/cost-tracker.js";
 export { estimateCost, type CostEstimate, type EstimateCostOptions } from "./langchain/estimate-cost.js";
 export type { DowngradeOption } from "./model/downgrade.js";

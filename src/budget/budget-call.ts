@@ -12,7 +12,8 @@ import type { CallPlan } from "./plan.js";
 import { QuotaSide } from "./quota-side.js";
 import { type ResolvedQuota, scopeOf } from "./quotas.js";
 import type { LimitState } from "./store.js";
-import { recordCallMetrics, recordRefusal } from "./otel-metrics.js";
+import { recordCallMetrics } from "./otel-metrics.js";
+import { claimIn, crossThresholds, emitEvent } from "./alerts.js";
 
 export type { ContentOf } from "./call-log.js";
 
@@ -152,14 +153,17 @@ export class BudgetCall {
     budget.records.push(record);
     await this.log.ended(record.budget?.decision ?? "allowed", priced.usage, priced.cost, content);
     let quotaCrossed: (LimitState & { scope: string }) | undefined;
+    let states: LimitState[] = [];
     if (this.limits.length) {
-      const crossed = (await this.quotas.settle(cost)).find((state) => state.spentNano > state.limitNano);
+      states = await this.quotas.settle(cost);
+      const crossed = states.find((state) => state.spentNano > state.limitNano);
       if (crossed) {
         quotaCrossed = { ...crossed, scope: scopeOf(this.limits, crossed.key) };
         if (record.budget) record.budget.decision = "exceeded";
       }
     }
     recordCallMetrics(this.info, record);
+    await this.announce(record, cost, states, quotaCrossed?.scope);
     if (runCrossed || quotaCrossed) {
       const stop = budget.stop("exceeded", runCrossed ? undefined : quotaCrossed);
       linkErrorRecord(stop, record);
@@ -167,6 +171,29 @@ export class BudgetCall {
       if (!budget.current.endGracefully) throw stop;
     }
     return record;
+  }
+
+  /** The budget's alerts for a settled call: thresholds its cost reached, and what was decided about it. */
+  private async announce(record: CostRecord, cost: NanoUsd, states: readonly LimitState[], quotaScope: string | undefined): Promise<void> {
+    const { budget } = this;
+    const alerts = budget.current.alerts;
+    if (!alerts.onThreshold && !alerts.onEvent) return;
+    const { ledger } = budget;
+    if (ledger.limitNano !== undefined) {
+      const spentNano = ledger.spentNano;
+      await crossThresholds(alerts, { scope: "run", limitNano: ledger.limitNano, beforeNano: spentNano - cost, spentNano }, (id) => budget.claimRunAlert(id));
+    }
+    for (const state of states) {
+      const limit = this.limits.find((candidate) => candidate.key === state.key);
+      if (!limit) continue;
+      const target = { scope: limit.scope, window: state.key.slice(limit.scope.length + 1), limitNano: state.limitNano, beforeNano: state.spentNano - cost, spentNano: state.spentNano };
+      await crossThresholds(alerts, target, claimIn(budget.current.store, limit.expiresAt));
+    }
+    const view = record.budget;
+    const base = { model: record.model, costUsd: record.cost.totalUsd, spentUsd: view?.spentUsd ?? 0, limitUsd: view?.limitUsd ?? Infinity };
+    if (view?.decision === "clamped") emitEvent(alerts, { type: "clamped", scope: "run", ...base, ...(view.maxTokens !== undefined ? { maxTokens: view.maxTokens } : {}) });
+    if (record.cost.downgradedFrom) emitEvent(alerts, { type: "downgraded", scope: "run", ...base, downgradedFrom: record.cost.downgradedFrom });
+    if (view?.decision === "exceeded") emitEvent(alerts, { type: "exceeded", scope: quotaScope ?? "run", ...base });
   }
 
   /**
@@ -211,7 +238,7 @@ export class BudgetCall {
     const { budget } = this;
     const record = costRecord(this.id, { usage: { ...ZERO_USAGE }, cost: zeroCost(this.info, priceSource) }, this.info, budget.view("refused"));
     this.record = record;
-    recordRefusal(this.info);
+    budget.refused(this.info, quota ? scopeOf(this.limits, quota.key) : "run");
     budget.records.push(record);
     if (this.log.wroteHold) void this.log.ended("refused", record.usage, record.cost);
     const stoppedBy = quota ? { ...quota, scope: scopeOf(this.limits, quota.key) } : budget.stoppedByQuota;

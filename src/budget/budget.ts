@@ -11,6 +11,7 @@ import type { BudgetSettings } from "./settings.js";
 import type { BudgetStore, LimitState } from "./store.js";
 import { storeGuard } from "./store-guard.js";
 import { recordRefusal } from "./otel-metrics.js";
+import { emitEvent } from "./alerts.js";
 
 export type { CallInfo } from "./budget-call.js";
 
@@ -118,6 +119,12 @@ export class Budget {
       onStoreError: mine.onStoreError === "deny" || other.onStoreError === "deny" ? "deny" : "allow",
       reservationTtlMs: Math.min(mine.reservationTtlMs, other.reservationTtlMs),
       holdWaitMs: Math.min(mine.holdWaitMs, other.holdWaitMs),
+      // A model's alerts join the run's: the first listener set wins (a run shares one budget).
+      alerts: {
+        onThreshold: mine.alerts.onThreshold ?? other.alerts.onThreshold,
+        thresholds: mine.alerts.onThreshold ? mine.alerts.thresholds : other.alerts.thresholds,
+        onEvent: mine.alerts.onEvent ?? other.alerts.onEvent,
+      },
     };
     this.meter ??= other.meter ? new SafeMeter(other.meter) : undefined;
   }
@@ -129,7 +136,7 @@ export class Budget {
    */
   open(info: CallInfo): BudgetCall | Promise<BudgetCall> {
     if (this.stopped || this.ledger.exhausted) {
-      recordRefusal(info);
+      this.refused(info);
       throw this.stop("refused", this.stopped ? this.stoppedBy : undefined);
     }
     if (this.settings.quotas.length === 0) return new BudgetCall(this, info, []);
@@ -144,16 +151,39 @@ export class Budget {
     if (!(this.settings.hardCap && info.holds)) {
       const { refused } = await this.useStore((store) => store.check(limits));
       if (refused) {
-        recordRefusal(info);
+        this.refused(info, scopeOf(limits, refused.key));
         throw this.stop("refused", { ...refused, scope: scopeOf(limits, refused.key) });
       }
     }
     if (this.stopped) {
-      recordRefusal(info);
+      this.refused(info);
       throw this.stop("refused", this.stoppedBy);
     }
     return new BudgetCall(this, info, limits);
   }
+
+  /** @internal Counts and announces a call refused before it was sent. */
+  refused(info: CallInfo, scope = "run"): void {
+    recordRefusal(info);
+    const limit = this.ledger.limitNano;
+    emitEvent(this.settings.alerts, {
+      type: "refused",
+      scope,
+      model: info.model,
+      costUsd: 0,
+      spentUsd: nanoToUsd(this.ledger.spentNano),
+      limitUsd: limit === undefined ? Infinity : nanoToUsd(limit),
+    });
+  }
+
+  /** @internal Claims a run threshold's alert once for this run (a run is its budget's window). */
+  claimRunAlert(id: string): Promise<boolean> {
+    if (this.firedAlerts.has(id)) return Promise.resolve(false);
+    this.firedAlerts.add(id);
+    return Promise.resolve(true);
+  }
+
+  private readonly firedAlerts = new Set<string>();
 
   /** Whether `extraNano` more spend, beyond what is spent and held, would take the run over its limit. */
   wouldCross(extraNano: NanoUsd): boolean {

@@ -74,6 +74,18 @@ export class InMemoryBudgetStore implements BudgetStore {
     this.rememberMs = parsed.settledTtlMs ?? DAY_MS;
   }
 
+  /** Claims `id` once (until `expiresAt`, ms since epoch; for good without): true for the first claimer only. */
+  async claimOnce(id: string, expiresAt: number | undefined): Promise<boolean> {
+    const now = this.clock();
+    const until = this.claims.get(id);
+    if (until !== undefined && until > now) return false;
+    if (this.claims.size >= this.maxRemembered) this.claims.delete(this.claims.keys().next().value as string);
+    this.claims.set(id, expiresAt ?? Number.POSITIVE_INFINITY);
+    return true;
+  }
+
+  private readonly claims = new Map<string, number>();
+
   /** How many ended call ids are remembered now (at most `maxRememberedCalls`). */
   get rememberedCalls(): number {
     return this.ended.size;

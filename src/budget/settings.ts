@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { type NanoUsd, usdToNano } from "../pricing/money.js";
-import { describeValue } from "../validation.js";
+import { aFunction, describeValue } from "../validation.js";
 import type { MeterSink } from "./meter-sink.js";
 import { defaultStore } from "./process-stores.js";
+import { type AlertSettings, type BudgetEvent, DEFAULT_THRESHOLDS, type ThresholdAlert } from "./alerts.js";
 import type { Quota, QuotaPlan } from "./quotas.js";
 import type { BudgetStore } from "./store.js";
 import { isTimeZone } from "./windows.js";
@@ -37,6 +38,16 @@ export interface BudgetOptions {
    * on a shared quota) to end when its worst case doesn't fit beside them, before it is refused. Default 60 s.
    */
   holdWaitMs?: number;
+  /**
+   * Called once a budget or quota has spent each share of its limit in `thresholds`: once per run for the
+   * run's budget, once per window and key for a quota (once across a fleet with `RedisBudgetStore`). A callback
+   * that throws or rejects never fails a call.
+   */
+  onThreshold?: (alert: ThresholdAlert) => void | Promise<void>;
+  /** The shares of a limit that fire `onThreshold`. Default `[0.8, 1]`. */
+  thresholds?: number[];
+  /** Called for each call the budget refused, clamped (hard cap), downgraded, or that took it over a limit. */
+  onEvent?: (event: BudgetEvent) => void | Promise<void>;
 }
 
 /** @internal Validated budget options, with every default filled in. Shared, never mutated. */
@@ -55,6 +66,7 @@ export interface BudgetSettings {
    * that crosses the limit keeps its answer, and a refused call answers with a message saying the budget is spent.
    */
   readonly endGracefully: boolean;
+  readonly alerts: AlertSettings;
 }
 
 export const DEFAULT_LIMIT_USD = 2;
@@ -93,6 +105,9 @@ export const budgetOptionsShape = {
     .optional(),
   reservationTtlMs: z.number().int().min(1000, "Must be at least 1000 ms: a hold must outlive the call it covers").optional(),
   holdWaitMs: z.number().int().nonnegative().optional(),
+  onThreshold: aFunction<(alert: ThresholdAlert) => void | Promise<void>>().optional(),
+  thresholds: z.array(z.number().finite().positive()).min(1).optional(),
+  onEvent: aFunction<(event: BudgetEvent) => void | Promise<void>>().optional(),
 } as const;
 
 
@@ -109,6 +124,11 @@ export function budgetSettings(
     store: options.store ?? defaultStore(),
     onStoreError: options.onStoreError ?? "deny",
     meter: options.meter,
+    alerts: {
+      onThreshold: options.onThreshold,
+      thresholds: [...(options.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b),
+      onEvent: options.onEvent,
+    },
     scope,
     reservationTtlMs: options.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS,
     holdWaitMs: options.holdWaitMs ?? DEFAULT_HOLD_WAIT_MS,

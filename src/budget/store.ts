@@ -87,6 +87,12 @@ export interface BudgetStore {
   release(callId: string, limits: readonly StoreLimit[]): Promise<void>;
   /** The store's clock, ms since epoch: windows roll over by it, so every worker agrees. */
   now(): Promise<number>;
+  /**
+   * Optional: claims `id` once, for every process sharing the store, until `expiresAt` (ms since epoch; for
+   * good without); true for the first claimer only. Budget alerts use it to fire once per window across a
+   * fleet; a store without it fires them once per process.
+   */
+  claimOnce?(id: string, expiresAt: number | undefined): Promise<boolean>;
 }
 
 /**

@@ -157,6 +157,17 @@ export class RedisBudgetStore implements BudgetStore {
     this.client.disconnect();
   }
 
+  /**
+   * Claims `id` once across every worker on this Redis, until `expiresAt` (ms since epoch; for good without):
+   * true for the first claimer only (`SET NX`). Budget alerts use it to fire once per window across a fleet.
+   */
+  async claimOnce(id: string, expiresAt: number | undefined): Promise<boolean> {
+    const key = `${this.prefix}claim:${id}`;
+    const ttl = expiresAt === undefined ? undefined : Math.max(1, Math.ceil(expiresAt - (await this.now())));
+    const reply = await this.run(() => (ttl === undefined ? this.client.set(key, "1", "NX") : this.client.set(key, "1", "PX", ttl, "NX")));
+    return reply === "OK";
+  }
+
   private keys(limits: readonly StoreLimit[]): string[] {
     return limits.flatMap(({ key }) => LIMIT_KEY_SUFFIXES.map((suffix) => `${this.prefix}${key}${suffix}`));
   }
