@@ -125,6 +125,16 @@ describe("trackCost", () => {
     expect(outer.costUsd).toBe(0.0009);
   });
 
+  it("sees streamed calls too", async () => {
+    fake.server.script({ usage: USAGE });
+    const model = fake.model({ model: "gpt-4o-mini" });
+    const { costUsd, records } = await trackCost(async () => {
+      for await (const _chunk of await model.stream("hi"));
+    });
+    expect(records).toHaveLength(1);
+    expect(costUsd).toBe(0.00045);
+  });
+
   it("rethrows what the run throws", async () => {
     await expect(trackCost(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
   });
