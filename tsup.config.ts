@@ -8,7 +8,11 @@ export default defineConfig({
     langfuse: "src/integrations/langfuse.ts",
     redis: "src/integrations/redis.ts",
     jsonl: "src/integrations/jsonl.ts",
+    cloudevents: "src/integrations/cloudevents.ts",
     agents: "src/scope/budget-middleware.ts",
+    // The `langchain-metered` bin (package.json "bin"), not an export. Its `#!/usr/bin/env node` is the first line
+    // of src/cli/main.ts: esbuild keeps an entry's hashbang in that entry's output only, and tsup makes it executable.
+    cli: "src/cli/main.ts",
   },
   format: ["esm", "cjs"],
   // `@internal` members stay out of the published types (they are not API, and must not autocomplete).

@@ -28,6 +28,8 @@ const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   devDependencies: Record<string, string>;
 };
 const config = tsupConfig as Options & { entry: Record<string, string> };
+/** tsup's entries that are exports: all but `cli`, the `langchain-metered` bin (package.json "bin", test/cli/bin.test.ts). */
+const EXPORTED = Object.keys(config.entry).filter((name) => name !== "cli");
 
 /**
  * A string only the price catalog's code holds (src/pricing/genai-prices.ts: genai-prices' key for the 1-hour
@@ -48,6 +50,7 @@ const ALLOWED: Record<string, string[]> = {
   langfuse: ["@langfuse/langchain"],
   "langfuse-langchain": ["langfuse-langchain"],
   jsonl: ["node:fs/promises"],
+  cloudevents: ["node:fs/promises", "node:path"],
   agents: ["langchain"],
 };
 const CORE = /^(@langchain\/(core|openai)(\/.*)?|zod(\/.*)?|@pydantic\/genai-prices|js-tiktoken\/.*)$/;
@@ -59,9 +62,9 @@ describe("package.json", () => {
 
   it("exports exactly tsup's entries, each as ESM + CJS with their own types", () => {
     const subpaths = Object.keys(pkg.exports).filter((key) => key !== "./package.json");
-    const expected = Object.keys(config.entry).map((name) => (name === "index" ? "." : `./${name}`));
+    const expected = EXPORTED.map((name) => (name === "index" ? "." : `./${name}`));
     expect(subpaths.sort()).toEqual(expected.sort());
-    for (const name of Object.keys(config.entry)) {
+    for (const name of EXPORTED) {
       const conditions = pkg.exports[name === "index" ? "." : `./${name}`];
       expect(conditions).toEqual({
         import: { types: `./dist/${name}.d.ts`, default: `./dist/${name}.js` },
@@ -81,7 +84,7 @@ describe("package.json", () => {
 
   it("resolves every subpath's types under moduleResolution node10 (typesVersions)", () => {
     const typesVersions = (pkg as unknown as { typesVersions: Record<string, Record<string, string[]>> }).typesVersions["*"];
-    const subpaths = Object.keys(config.entry).filter((name) => name !== "index");
+    const subpaths = EXPORTED.filter((name) => name !== "index");
     expect(Object.keys(typesVersions ?? {}).sort()).toEqual(subpaths.sort());
     for (const name of subpaths) expect(typesVersions?.[name]).toEqual([`./dist/${name}.d.cts`]);
   });

@@ -27,6 +27,7 @@ const ENTRIES: Array<{ entry: string; source: string; peers: string[] }> = [
   { entry: "langchain-metered/langfuse", source: "src/integrations/langfuse.ts", peers: ["@langfuse/langchain"] },
   { entry: "langchain-metered/langfuse-langchain", source: "src/integrations/langfuse-langchain.ts", peers: ["langfuse-langchain"] },
   { entry: "langchain-metered/jsonl", source: "src/integrations/jsonl.ts", peers: [] },
+  { entry: "langchain-metered/cloudevents", source: "src/integrations/cloudevents.ts", peers: [] },
   { entry: "langchain-metered/agents", source: "src/scope/budget-middleware.ts", peers: ["langchain"] },
 ];
 

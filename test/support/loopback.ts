@@ -5,8 +5,11 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
-/** Listens on a free loopback port; `close()` destroys open sockets, so it never waits on keep-alive. */
-export async function listenOnLoopback(server: Server): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * Listens on a free loopback port (or on `port`, to restart a server where clients expect it); `close()`
+ * destroys open sockets, so it never waits on keep-alive.
+ */
+export async function listenOnLoopback(server: Server, port = 0): Promise<{ url: string; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   server.on("connection", (socket) => {
     sockets.add(socket);
@@ -14,11 +17,11 @@ export async function listenOnLoopback(server: Server): Promise<{ url: string; c
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(port, "127.0.0.1", () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
