@@ -14,6 +14,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BudgetStore, LimitState, StoreLimit } from "../../src/budget/store.js";
+import { seeded } from "../support/seeded.js";
 
 /** A store to run the contract against, made fresh for each test. */
 export interface StoreUnderTest {
@@ -412,14 +413,3 @@ export function describeStoreContract(name: string, setup: () => StoreUnderTest 
   });
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing concurrency run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

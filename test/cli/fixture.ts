@@ -6,6 +6,7 @@
  * BigInt, independently of the CLI's bounded dedup.
  */
 import type { MeterEntry } from "../../src/budget/meter-sink.js";
+import { seeded } from "../support/seeded.js";
 
 const MODELS = [
   ["openai", "gpt-4o-mini"],
@@ -14,17 +15,6 @@ const MODELS = [
   ["google", "gemini-2.5-flash"],
 ] as const;
 
-/** A small deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const usage = (input: number, output: number): MeterEntry["usage"] => ({
   inputTokens: input,
@@ -50,7 +40,7 @@ export interface LogOptions {
 /** The lines of a generated log, in write order (calls interleave: an outcome comes a few lines after its hold). */
 export function* meterLog(options: LogOptions): Generator<MeterEntry> {
   const { calls, seed = 1, start = "2026-11-27T00:00:00.000Z", spanHours = 72, tenants = 4, users = 12 } = options;
-  const rand = random(seed);
+  const rand = seeded(seed);
   const t0 = Date.parse(start);
   const step = (spanHours * 3_600_000) / Math.max(1, calls);
   const waiting: Array<{ due: number; entry: MeterEntry }> = [];

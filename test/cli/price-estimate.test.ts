@@ -7,18 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { estimateCost, priceUsage, UnknownModelPriceError, type Usage } from "../../src/index.js";
 import type { PriceReport } from "../../src/cli/price.js";
 import { run, tempDir } from "./run.js";
+import { ZERO_USAGE } from "../../src/usage/usage.js";
 
-const usage = (fields: Partial<Usage>): Usage => ({
-  inputTokens: 0,
-  cacheReadTokens: 0,
-  cacheWriteTokens: 0,
-  cacheWrite1hTokens: 0,
-  inputAudioTokens: 0,
-  outputTokens: 0,
-  reasoningTokens: 0,
-  outputAudioTokens: 0,
-  ...fields,
-});
+const usage = (fields: Partial<Usage>): Usage => ({ ...ZERO_USAGE, ...fields });
 
 async function price(...argv: string[]): Promise<PriceReport> {
   const { code, stdout, stderr } = await run(["price", ...argv, "--format", "json"]);
