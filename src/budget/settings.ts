@@ -43,11 +43,11 @@ export interface BudgetOptions {
    * run's budget, once per window and key for a quota (once across a fleet with `RedisBudgetStore`). A callback
    * that throws or rejects never fails a call.
    */
-  onThreshold?: (alert: ThresholdAlert) => void | Promise<void>;
+  onThreshold?: (alert: ThresholdAlert) => unknown;
   /** The shares of a limit that fire `onThreshold`. Default `[0.8, 1]`. */
   thresholds?: number[];
   /** Called for each call the budget refused, clamped (hard cap), downgraded, or that took it over a limit. */
-  onEvent?: (event: BudgetEvent) => void | Promise<void>;
+  onEvent?: (event: BudgetEvent) => unknown;
 }
 
 /** @internal Validated budget options, with every default filled in. Shared, never mutated. */
@@ -105,9 +105,9 @@ export const budgetOptionsShape = {
     .optional(),
   reservationTtlMs: z.number().int().min(1000, "Must be at least 1000 ms: a hold must outlive the call it covers").optional(),
   holdWaitMs: z.number().int().nonnegative().optional(),
-  onThreshold: aFunction<(alert: ThresholdAlert) => void | Promise<void>>().optional(),
+  onThreshold: aFunction<(alert: ThresholdAlert) => unknown>().optional(),
   thresholds: z.array(z.number().finite().positive()).min(1).optional(),
-  onEvent: aFunction<(event: BudgetEvent) => void | Promise<void>>().optional(),
+  onEvent: aFunction<(event: BudgetEvent) => unknown>().optional(),
 } as const;
 
 

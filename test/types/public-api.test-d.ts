@@ -7,9 +7,16 @@ import type { AIMessage } from "@langchain/core/messages";
 import { RunnableLambda } from "@langchain/core/runnables";
 import { describe, expectTypeOf, it } from "vitest";
 import { budgetMiddleware } from "../../src/scope/budget-middleware.js";
+import { CloudEventsMeterSink } from "../../src/integrations/cloudevents.js";
 import { JsonlMeterSink } from "../../src/integrations/jsonl.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import {
+  type BudgetEvent,
+  type CostEstimate,
+  estimateCost,
+  type QuotaStatus,
+  type ThresholdAlert,
+  trackCost,
   BudgetCallbackHandler,
   InMemoryBudgetStore,
   meteredImportMap,
@@ -91,6 +98,25 @@ describe("options that would be silently wrong are type errors", () => {
     new RedisBudgetStore({ uri: "redis://cache:6379" });
     // @ts-expect-error `includeContents` is spelt `includeContent`
     new JsonlMeterSink("usage.jsonl", { includeContents: true });
+  });
+
+  it("at the billing sink, and in a quota plan", () => {
+    // @ts-expect-error `batchsize` is spelt `batchSize`
+    new CloudEventsMeterSink({ url: "http://127.0.0.1:1/events", batchsize: 10 });
+    // A plan returns a number (or a promise of one) from who is asking.
+    new BudgetCallbackHandler({ quotas: [{ key: "tenant:{tenant}", window: "month", limitUsd: async ({ fields }) => (fields.tenant === "gold" ? 500 : 5) }] });
+    // @ts-expect-error a plan answers a number of USD
+    new BudgetCallbackHandler({ quotas: [{ key: "tenant:{tenant}", window: "month", limitUsd: () => "500" }] });
+  });
+
+  it("reading spend is typed", async () => {
+    const tracked = await trackCost(async () => 42);
+    expectTypeOf(tracked.result).toEqualTypeOf<number>();
+    expectTypeOf(tracked.costUsd).toEqualTypeOf<number>();
+    expectTypeOf(tracked.records).toEqualTypeOf<CostRecord[]>();
+    expectTypeOf(await estimateCost("gpt-4o-mini", "hi")).toEqualTypeOf<CostEstimate>();
+    expectTypeOf(new BudgetCallbackHandler().quotaStatus({ tenant: "acme" })).resolves.toEqualTypeOf<QuotaStatus[]>();
+    new BudgetCallbackHandler({ onThreshold: (alert) => expectTypeOf(alert).toEqualTypeOf<ThresholdAlert>(), onEvent: (event) => expectTypeOf(event.type).toEqualTypeOf<BudgetEvent["type"]>() });
   });
 
   it("meteredImportMap is load()'s optionalImportsMap", () => {
