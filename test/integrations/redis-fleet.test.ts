@@ -271,9 +271,10 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
       const now = await run(30_000);
       console.log(`[fleet, $1 quota, 20 runs of worst case $${BIG_HOLD_NANO / 1e9}] ${JSON.stringify({ holdWaitMs0: { ...before, story: undefined }, holdWaitMs30s: { ...now, story: undefined } })}`);
 
-      // Without waiting, most runs are refused with most of the money unspent (how many depends on how
-      // closely the 4 processes start: 9 to 17 of 20 here, the least on a loaded machine).
-      expect(before.refused, before.story).toBeGreaterThanOrEqual(5);
+      // Without waiting, runs are refused with most of the money unspent. How many depends on how closely the
+      // 4 processes start: 9 to 17 of 20 on a quiet machine, as few as 4 on a loaded one (CI, 2026-12-01): what
+      // is asserted is that it happens, and that waiting does better.
+      expect(before.refused, before.story).toBeGreaterThanOrEqual(1);
       expect(before.refusedAtSpentUsd[0], before.story).toBeLessThan(0.5);
       expect(now.completed, now.story).toBeGreaterThan(before.completed);
       // Now: most runs complete, and every refusal came once the quota was really spent (less than a minimal
