@@ -136,7 +136,9 @@ describeRedis("RedisBudgetStore", () => {
     expect(await store.reserve(dead, limits, 1_000_000, 400)).toEqual({ states: [{ key, limitNano: 1_000_000, spentNano: 0, reservedNano: 1_000_000 }] });
     const expiry = Number(await redis.zscore(`lcm:${key}:exp`, dead)); // Redis' clock
     expect(expiry - (await store.now())).toBeGreaterThan(0);
-    expect(expiry - (await store.now())).toBeLessThanOrEqual(400);
+    // store.now() is Redis' clock read through this process's (an offset measured at the midpoint of two
+    // readings, to the millisecond): it may trail Redis by a millisecond or two (401 seen in CI on Node 22).
+    expect(expiry - (await store.now())).toBeLessThanOrEqual(402);
 
     // While it lives, it is held money: a call that doesn't fit beside it is refused, naming the hold.
     expect((await store.reserve(uniqueId("other"), limits, 100_000, 60_000)).refused).toMatchObject({ spentNano: 0, reservedNano: 1_000_000 });
