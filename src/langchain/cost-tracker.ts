@@ -1,6 +1,6 @@
 import type { CostRecord } from "../budget/cost-record.js";
 import { nanoToUsd } from "../pricing/money.js";
-import { CONTEXT_VARIABLES, contextStorage } from "./internals.js";
+import { contextStorage, contextVariable, runWithContextVariable } from "./internals.js";
 
 /** What {@link trackCost} gives back: the function's result, and what its metered calls cost. */
 export interface TrackedCost<T> {
@@ -29,20 +29,15 @@ export async function trackCost<T>(run: () => T | Promise<T>): Promise<TrackedCo
   const storage = contextStorage();
   if (!storage) throw new Error("trackCost() needs AsyncLocalStorage (Node, Deno, Bun, or an edge runtime with it enabled).");
   const records: CostRecord[] = [];
-  const store = storage.getStore();
-  const variables = (store?.[CONTEXT_VARIABLES] ?? {}) as Record<symbol, unknown>;
-  const outer = (variables[TRACKERS] as CostRecord[][] | undefined) ?? [];
-  // As a run scope enters LangChain's store (see run-scope.ts): what the store holds is kept, the variables copied.
-  const next: Record<PropertyKey, unknown> = store && Object.getPrototypeOf(store) !== Object.prototype ? Object.create(store) : { ...store };
-  next[CONTEXT_VARIABLES] = { ...variables, [TRACKERS]: [...outer, records] };
-  const result = await storage.run(next, run);
+  const outer = contextVariable<CostRecord[][]>(storage, TRACKERS) ?? [];
+  const result = await runWithContextVariable(storage, TRACKERS, [...outer, records], run);
   const nano = records.reduce((sum, record) => sum + record.cost.nanoUsd, 0);
   return { result, costUsd: nanoToUsd(nano), records };
 }
 
 /** @internal Adds an ended metered call's record to every `trackCost` it runs inside, if any. */
 export function trackRecord(record: CostRecord): void {
-  const variables = contextStorage()?.getStore()?.[CONTEXT_VARIABLES] as Record<symbol, unknown> | undefined;
-  const trackers = variables?.[TRACKERS] as CostRecord[][] | undefined;
+  const storage = contextStorage();
+  const trackers = storage && contextVariable<CostRecord[][]>(storage, TRACKERS);
   if (trackers) for (const records of trackers) records.push(record);
 }

@@ -29,7 +29,7 @@ export class UnsupportedVersionError extends MeteredError {
 // ---------------------------------------------------------------------------------------------------------
 
 /** The key under which LangChain's async-context store keeps its context variables (carried to every child). */
-export const CONTEXT_VARIABLES: symbol = _CONTEXT_VARIABLES_KEY;
+const CONTEXT_VARIABLES: symbol = _CONTEXT_VARIABLES_KEY;
 
 /** @internal The subset of AsyncLocalStorage LangChain's store offers. */
 export interface ContextStorage {
@@ -52,6 +52,24 @@ export function contextStorage(): ContextStorage | undefined {
   }
   const storage = (globalThis as Loose)[GLOBAL_STORAGE] as ContextStorage | undefined;
   return typeof storage?.run === "function" ? storage : undefined;
+}
+
+/** @internal A context variable of this library in LangChain's store, as the caller's async context sees it. */
+export function contextVariable<T>(storage: ContextStorage, key: symbol): T | undefined {
+  return (storage.getStore()?.[CONTEXT_VARIABLES] as Record<symbol, T | undefined> | undefined)?.[key];
+}
+
+/**
+ * @internal Runs `fn` with context variable `key` set to `value` in LangChain's store. What the store holds is
+ * kept (LangChain's config, a LangSmith run tree: a class instance is kept as the prototype, so its methods
+ * still work); context variables are copied, never shared with another context.
+ */
+export function runWithContextVariable<T>(storage: ContextStorage, key: symbol, value: unknown, fn: () => T): T {
+  const store = storage.getStore();
+  const next: Record<PropertyKey, unknown> =
+    store && Object.getPrototypeOf(store) !== Object.prototype ? Object.create(store) : { ...store };
+  next[CONTEXT_VARIABLES] = { ...(store?.[CONTEXT_VARIABLES] as object | undefined), [key]: value };
+  return storage.run(next, fn);
 }
 
 function runtimeAsyncLocalStorage(): (new () => unknown) | undefined {

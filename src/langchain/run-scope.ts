@@ -1,5 +1,5 @@
 import type { Budget } from "../budget/budget.js";
-import { CONTEXT_VARIABLES, type ContextStorage, contextStorage, wrapRunRoots } from "./internals.js";
+import { type ContextStorage, contextStorage, contextVariable, runWithContextVariable, wrapRunRoots } from "./internals.js";
 
 /**
  * How budgets find their run.
@@ -59,15 +59,9 @@ export function currentRunScope(): RunScope | undefined {
 }
 
 function scopeIn(storage: ContextStorage): RunScope | undefined {
-  return (storage.getStore()?.[CONTEXT_VARIABLES] as Record<symbol, RunScope | undefined> | undefined)?.[RUN_SCOPE];
+  return contextVariable<RunScope>(storage, RUN_SCOPE);
 }
 
 function enterScope<T>(storage: ContextStorage, scope: RunScope, fn: () => T): T {
-  const store = storage.getStore();
-  // Keep what the store holds (LangChain's config, a LangSmith run tree): a class instance is kept as the
-  // prototype, so its methods still work; context variables are copied, never shared with another run.
-  const next: Record<PropertyKey, unknown> =
-    store && Object.getPrototypeOf(store) !== Object.prototype ? Object.create(store) : { ...store };
-  next[CONTEXT_VARIABLES] = { ...(store?.[CONTEXT_VARIABLES] as object | undefined), [RUN_SCOPE]: scope };
-  return storage.run(next, fn);
+  return runWithContextVariable(storage, RUN_SCOPE, scope, fn);
 }
