@@ -1,8 +1,8 @@
 import { catalogFor } from "../pricing/catalog.js";
-import type { CompiledPrice, CompiledRate } from "../pricing/model-price.js";
+import type { CompiledPrice, CompiledRate, RateKind } from "../pricing/model-price.js";
 
 /** The kinds of token a price has a rate for, in display order, with the kind each falls back to. */
-const KINDS: ReadonlyArray<{ kind: Exclude<keyof CompiledPrice, "audioRates" | "webSearch">; name: string; parent?: keyof CompiledPrice }> = [
+const KINDS: ReadonlyArray<{ kind: RateKind; name: string; parent?: keyof CompiledPrice }> = [
   { kind: "input", name: "input" },
   { kind: "cacheRead", name: "cache read", parent: "input" },
   { kind: "cacheWrite", name: "cache write", parent: "input" },

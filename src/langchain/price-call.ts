@@ -88,8 +88,7 @@ export async function priceCall(catalog: PriceCatalog, outcome: CallOutcome, at:
     throw error;
   }
   cost = withReportedCost(cost, outcome.reportedUsd ?? reportedCostOf(raw), outcome.costSource ?? "ours");
-  if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
-  return { usage, cost };
+  return priced(outcome, usage, cost);
 }
 
 /**
@@ -104,8 +103,7 @@ function pricedByReport(outcome: CallOutcome, raw: Readonly<Record<string, unkno
   const usage = reportsUsage(outcome.usage) && !usageProblems(outcome.usage, outcome.maxOutputTokens).length ? readUsage(outcome.usage, outcome.provider, raw) : ZERO_USAGE;
   const nanoUsd = usdToNano(reportedUsd);
   const cost: Cost = { totalUsd: nanoToUsd(nanoUsd), nanoUsd, details: {}, model: outcome.model, provider: genaiProviderId(outcome.provider), priceSource: "reported", estimated: false, reportedUsd, counted: "reported" };
-  if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
-  return { usage, cost };
+  return priced(outcome, usage, cost);
 }
 
 /**
@@ -163,8 +161,7 @@ export async function conservativeCharge(
   };
   const usage = { ...ZERO_USAGE, inputTokens, outputTokens };
   cost.estimatedUsage = estimatedUsageOf(usage);
-  if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
-  return { usage, cost };
+  return priced(outcome, usage, cost);
 }
 
 function unpricedCharge(outcome: CallOutcome, reason: EstimateReason, nanoUsd: number): PricedCall {
@@ -178,8 +175,13 @@ function unpricedCharge(outcome: CallOutcome, reason: EstimateReason, nanoUsd: n
     estimated: true,
     estimate: reason,
   };
+  return priced(outcome, ZERO_USAGE, cost);
+}
+
+/** A priced call; a cost says which model the call was meant for when a downgrade served it. */
+function priced(outcome: CallOutcome, usage: Usage, cost: Cost): PricedCall {
   if (outcome.downgradedFrom) cost.downgradedFrom = outcome.downgradedFrom;
-  return { usage: ZERO_USAGE, cost };
+  return { usage, cost };
 }
 
 /** @internal A call's usage under its provider's contract, with the raw usage's extra details lifted in. */

@@ -11,6 +11,7 @@ import { type CallOutcome, conservativeCharge, priceCall, respondedAt, servedMod
 import { StreamWatch } from "../langchain/stream-watch.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
 import { UnknownModelPriceError } from "../pricing/errors.js";
+import { missingRateName } from "../pricing/model-price.js";
 import type { CostSource, EstimateReason, MissingRate } from "../pricing/price-usage.js";
 import { reportedCostOf } from "../pricing/reported-cost.js";
 import { usageContract } from "../usage/providers.js";
@@ -50,14 +51,11 @@ function warnMissingRates(model: string, missing: readonly MissingRate[]): void 
   if (!fresh.length) return;
   for (const kind of fresh) warnedMissingRates.add(`${model}\u0000${kind}`);
   console.warn(
-    `langchain-metered: the price of "${model}" has no ${fresh.map(rateName).join(" or ")} rate; those tokens are charged ` +
+    `langchain-metered: the price of "${model}" has no ${fresh.map(missingRateName).join(" or ")} rate; those tokens are charged ` +
       `at the text rate and the cost is marked estimated (likely under). Add the rate with \`prices\` (e.g. ` +
       `{ "${model}": { input, output, ${fresh.join(", ")} } }), or refuse such calls with \`missingRates: "error"\`.`,
   );
 }
-
-/** "audio input" for `inputAudio`. */
-const rateName = (kind: MissingRate): string => (kind === "inputAudio" ? "audio input" : "audio output");
 
 /** What a conservative charge that crossed a limit is settled at: its record; any other failure is thrown. */
 function keepUnlessBudgetStop(call: MeteredCall) {

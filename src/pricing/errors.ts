@@ -1,4 +1,5 @@
 import { hasMarker, MeteredError } from "../errors.js";
+import { type MissingRate, missingRateName } from "./model-price.js";
 
 const unknownPriceMarker = Symbol.for("langchain-metered.UnknownModelPriceError");
 const overrideMarker = Symbol.for("langchain-metered.PriceOverrideError");
@@ -12,7 +13,7 @@ export interface UnknownPriceContext {
   /** A hard cap needs a price to reserve each call's worst case before it is sent. */
   hardCap?: boolean | undefined;
   /** The price is known but has no rate for these kinds of token in the call (under `missingRates: "error"`). */
-  missingRates?: readonly ("inputAudio" | "outputAudio")[] | undefined;
+  missingRates?: readonly MissingRate[] | undefined;
 }
 
 /**
@@ -46,7 +47,7 @@ export class UnknownModelPriceError extends MeteredError {
 function unknownPriceMessage(model: string, provider: string | undefined, { entry = "MeteredChatModel", reportMissing, hardCap, missingRates }: UnknownPriceContext): string {
   const named = `model "${model}"${provider ? ` (provider "${provider}")` : ""}`;
   if (missingRates?.length) {
-    const kinds = missingRates.map((kind) => (kind === "inputAudio" ? "audio input" : "audio output")).join(" and ");
+    const kinds = missingRates.map(missingRateName).join(" and ");
     return `The price of ${named} has no ${kinds} rate, and the call used such tokens (missingRates: "error"); it was charged ` +
       `at the text rate, marked estimated. Add the rate, in USD per 1M tokens, with the model's whole price: ` +
       `${pricedExample(entry, model, `prices: { "${model}": { input: 2.5, output: 10, ${missingRates.map((k) => `${k}: 40`).join(", ")} } }`)}.`;

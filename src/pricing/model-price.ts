@@ -29,6 +29,12 @@ export interface CompiledRate {
   tiers: ReadonlyArray<{ start: number; price: bigint }>;
 }
 
+/** A kind of token a model's price has no rate of its own for (see `Cost.missingRates`). */
+export type MissingRate = "inputAudio" | "outputAudio";
+
+/** @internal How messages name a missing rate: "audio input" for `inputAudio`. */
+export const missingRateName = (kind: MissingRate): string => (kind === "inputAudio" ? "audio input" : "audio output");
+
 /** @internal The kinds of token a compiled price has a rate for. */
 export type RateKind = Exclude<keyof CompiledPrice, "audioRates" | "webSearch">;
 

@@ -2,7 +2,7 @@ import type { UsageMetadata } from "@langchain/core/messages";
 import { normalizeUsage, type Usage } from "../usage/usage.js";
 import { type PriceQuote, type PriceSource, catalogFor } from "./catalog.js";
 import { type CostKey, costOfUsage } from "./cost.js";
-import type { CompiledPrice } from "./model-price.js";
+import type { CompiledPrice, MissingRate } from "./model-price.js";
 import { nanoToUsd, usdToNano } from "./money.js";
 import type { PriceOverrides } from "./overrides.js";
 
@@ -71,8 +71,7 @@ export function estimatedUsageOf(usage: Usage): EstimatedUsage {
 /** Why a cost is an estimate (see `Cost.estimate`). */
 export type EstimateReason = "no-usage" | "cut-short" | "failed" | "invalid-usage" | "unknown-price" | "missing-rate";
 
-/** A kind of token a model's price has no rate of its own for (see `Cost.missingRates`). */
-export type MissingRate = "inputAudio" | "outputAudio";
+export type { MissingRate } from "./model-price.js";
 
 /** Which cost a budget counts when the endpoint reports its own: ours (default) or the reported one. */
 export type CostSource = "ours" | "reported";
