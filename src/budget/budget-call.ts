@@ -238,11 +238,10 @@ export class BudgetCall {
     const { budget } = this;
     const record = costRecord(this.id, { usage: { ...ZERO_USAGE }, cost: zeroCost(this.info, priceSource) }, this.info, budget.view("refused"));
     this.record = record;
-    budget.refused(this.info, quota ? scopeOf(this.limits, quota.key) : "run");
     budget.records.push(record);
     if (this.log.wroteHold) void this.log.ended("refused", record.usage, record.cost);
-    const stoppedBy = quota ? { ...quota, scope: scopeOf(this.limits, quota.key) } : budget.stoppedByQuota;
-    throw budget.stop("refused", stoppedBy, extra);
+    const refusedBy = quota ? { ...quota, scope: scopeOf(this.limits, quota.key) } : undefined;
+    throw budget.refuse(this.info, refusedBy, refusedBy ?? budget.stoppedByQuota, extra);
   }
 
 }

@@ -135,10 +135,7 @@ export class Budget {
    * charged to are fixed here (their window), by the store's clock.
    */
   open(info: CallInfo): BudgetCall | Promise<BudgetCall> {
-    if (this.stopped || this.ledger.exhausted) {
-      this.refused(info);
-      throw this.stop("refused", this.stopped ? this.stoppedBy : undefined);
-    }
+    if (this.stopped || this.ledger.exhausted) throw this.refuse(info, undefined, this.stopped ? this.stoppedBy : undefined);
     if (this.settings.quotas.length === 0) return new BudgetCall(this, info, []);
     return this.openWithQuotas(info);
   }
@@ -150,30 +147,33 @@ export class Budget {
     // A call that will hold its worst case is checked by the hold itself.
     if (!(this.settings.hardCap && info.holds)) {
       const { refused } = await this.useStore((store) => store.check(limits));
-      if (refused) {
-        this.refused(info, scopeOf(limits, refused.key));
-        throw this.stop("refused", { ...refused, scope: scopeOf(limits, refused.key) });
-      }
+      if (refused) throw this.refuse(info, { ...refused, scope: scopeOf(limits, refused.key) });
     }
-    if (this.stopped) {
-      this.refused(info);
-      throw this.stop("refused", this.stoppedBy);
-    }
+    if (this.stopped) throw this.refuse(info, undefined, this.stoppedBy);
     return new BudgetCall(this, info, limits);
   }
 
-  /** @internal Counts and announces a call refused before it was sent. */
-  refused(info: CallInfo, scope = "run"): void {
+  /**
+   * @internal The error that refuses a call before it was sent, counted (metrics) and announced (`onEvent`) as
+   * refused by `quota` (else by the run); the error names `stoppedBy` (by default `quota`).
+   */
+  refuse(
+    info: CallInfo,
+    quota?: LimitState & { scope: string },
+    stoppedBy: (LimitState & { scope: string }) | undefined = quota,
+    extra: Partial<BudgetStopFields> = {},
+  ): BudgetExceededError {
     recordRefusal(info);
     const limit = this.ledger.limitNano;
     emitEvent(this.settings.alerts, {
       type: "refused",
-      scope,
+      scope: quota?.scope ?? "run",
       model: info.model,
       costUsd: 0,
       spentUsd: nanoToUsd(this.ledger.spentNano),
       limitUsd: limit === undefined ? Infinity : nanoToUsd(limit),
     });
+    return this.stop("refused", stoppedBy, extra);
   }
 
   /** @internal Claims a run threshold's alert once for this run (a run is its budget's window). */
