@@ -1,10 +1,10 @@
 import type { BaseMessage } from "@langchain/core/messages";
 import { LangChainTracer } from "@langchain/core/tracers/tracer_langchain";
-import { type CostRecord, recordOfCost, recordOfError } from "../budget/cost-record.js";
+import { type CostRecord, recordOfError } from "../budget/cost-record.js";
 import { recordOfRun } from "../budget/run-records.js";
 import type { Cost } from "../pricing/price-usage.js";
 import { UnsupportedVersionError } from "./internals.js";
-import { costOf } from "./price-call.js";
+import { endedRunCost } from "./price-call.js";
 
 /**
  * LangSmith reads a chat-model run's costs from `usage_metadata` in the run's metadata, which LangChain's own
@@ -42,11 +42,8 @@ export function installLangSmithCosts(): void {
   // LangChain's BaseTracer awaits onLLMEnd before it sends the run's end.
   proto.onLLMEnd = async function onLLMEnd(this: unknown, run: TracedRun) {
     await onEnd.call(this, run);
-    const message = run.outputs?.generations?.at(-1)?.at(-1)?.message;
-    const metered = costOf(message);
-    // A plain model's call under a budget handler: the handler's record, once it has ended the call.
-    const record = metered ? recordOfCost(metered) : run.id === undefined ? undefined : await recordOfRun(run.id);
-    annotate(run, metered ?? record?.cost, record);
+    const { cost, record } = await endedRunCost(run.outputs?.generations?.at(-1)?.at(-1)?.message, run.id);
+    annotate(run, cost, record);
   };
   // A paid call can end in an error: the one that took its budget over the limit, a corrupt usage. Its
   // record is on the error (or, for a plain model, with its budget handler): the run shows what it cost.

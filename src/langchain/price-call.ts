@@ -1,6 +1,8 @@
 import type { BaseMessage, UsageMetadata } from "@langchain/core/messages";
 import type { PricedCall } from "../budget/budget-call.js";
+import { type CostRecord, recordOfCost } from "../budget/cost-record.js";
 import { boundRates, costAtRates, withInputMargin } from "../budget/plan.js";
+import { recordOfRun } from "../budget/run-records.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
 import { UnknownModelPriceError } from "../pricing/errors.js";
 import { nanoToUsd, usdToNano } from "../pricing/money.js";
@@ -217,6 +219,16 @@ export function servedModelOf(message: BaseMessage | undefined): string | undefi
 export function costOf(message: BaseMessage | undefined): Cost | undefined {
   const cost = (message?.response_metadata as { cost?: Partial<Cost> } | undefined)?.cost;
   return cost && typeof cost.nanoUsd === "number" && typeof cost.totalUsd === "number" ? (cost as Cost) : undefined;
+}
+
+/**
+ * @internal What a chat-model run that ended cost, for a tracer (LangSmith, Langfuse): a metered model's cost is
+ * on its message; a plain model's, under a budget handler, in that handler's record of the run (waited for).
+ */
+export async function endedRunCost(message: BaseMessage | undefined, runId: string | undefined): Promise<{ cost: Cost | undefined; record: CostRecord | undefined }> {
+  const metered = costOf(message);
+  const record = metered ? recordOfCost(metered) : runId === undefined ? undefined : await recordOfRun(runId);
+  return { cost: metered ?? record?.cost, record };
 }
 
 /** @internal A reply's text, for a metering log that keeps content. */

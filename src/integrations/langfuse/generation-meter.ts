@@ -4,11 +4,10 @@ import type { BudgetView } from "../../budget/cost-record.js";
 import { BudgetExceededError } from "../../budget/errors.js";
 import { type PriceCatalog, catalogFor } from "../../pricing/catalog.js";
 import type { PriceOverrides } from "../../pricing/overrides.js";
-import { costOf, priceCall, servedModelOf } from "../../langchain/price-call.js";
+import { endedRunCost, priceCall, servedModelOf } from "../../langchain/price-call.js";
 import type { Cost } from "../../pricing/price-usage.js";
 import { recordOfError } from "../../budget/cost-record.js";
-import { recordOfMessage, stopView } from "./budget-view.js";
-import { recordOfRun } from "../../budget/run-records.js";
+import { stopView } from "./budget-view.js";
 import { costDetailsFor, lastMessageOf, usageDetailsFor, usageKeysOf } from "./cost-details.js";
 
 /** Options the metered Langfuse handlers add to the stock handlers' own. */
@@ -95,11 +94,10 @@ export class GenerationMeter {
     const call = this.take(runId);
     if (!call) return undefined;
     const message = lastMessageOf(output);
-    // A metered model's cost is on its message; a plain model's, under a budget handler, in the handler's record.
-    const record = costOf(message) ? recordOfMessage(message) : await recordOfRun(runId);
-    const cost = costOf(message) ?? record?.cost ?? (await this.price(call, message));
+    const ended = await endedRunCost(message, runId);
+    const cost = ended.cost ?? (await this.price(call, message));
     if (!cost) return undefined;
-    return report(cost, usageKeysOf(output), record?.budget);
+    return report(cost, usageKeysOf(output), ended.record?.budget);
   }
 
   /** The report for a call that failed: only a budget's stop has something to say (its decision, what it cost). */
