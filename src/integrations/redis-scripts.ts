@@ -1,6 +1,9 @@
 /**
- * Lua run atomically by Redis: each script checks, holds or ends a call in every limit of the call at once,
- * with Redis' own clock. A limit `K` is five keys, all expiring with the limit's window:
+ * Lua run atomically by Redis: each script checks, holds or ends a call in every limit of one **unit** at once,
+ * with Redis' own clock. On one Redis a unit is all the limits of a call; on a Redis Cluster it is one limit,
+ * whose keys share a hash tag (one slot), and `redis-units.ts` composes the units into one decision.
+ *
+ * A limit `K` is five keys, all expiring with the limit's window:
  *
  * - `K` (hash): `spent`, an integer count of nano-USD (HINCRBY, so Redis keeps it exactly);
  * - `K:holds` (hash): call id → amount held;
@@ -8,9 +11,10 @@
  * - `K:expired` (hash): call id → amount of an expired hold that was charged into `spent`;
  * - `K:expired:at` (sorted set): call id → when that hold expired, so the charge is forgotten after `keep` ms.
  *
- * KEYS holds them five per limit, in that order; `reserve`, `settle` and `release` add the call's marker
- * (`<prefix>settled:<callId>`, set when the call ends, for `keep` ms) last. ARGV is the same for every script:
- * `keep, callId, amount, ttlMs`, then `limit, expiresAt` per limit (`expiresAt` 0: the window never ends).
+ * KEYS holds them five per limit, in that order; `reserve`, `undo`, `settle` and `release` add the unit's
+ * ended-call marker (set when the call ends, for `keep` ms) last. ARGV is the same for every script:
+ * `keep, callId, amount, ttlMs`, then `limit, expiresAt` per limit (`expiresAt` 0: the window never ends);
+ * `undo` adds what `reserve` answered was there before.
  *
  * Amounts travel as integer strings both ways and are written with `string.format("%.0f")`: Lua numbers are
  * doubles, and Redis would turn one ≥ 1e17 into `1e+17`, which HINCRBY rejects. Every amount is ≤ 2^53 − 1, so
@@ -90,8 +94,11 @@ return out
 `;
 
 /**
- * reserve → `{ refusedIndex, spent1, reserved1, ... }`, or `{ -1 }` when the call has already ended. Holds
- * the amount in every limit, or in none. The call's own hold, or the charge of its expired hold, is replaced.
+ * reserve → `{ refusedIndex, spent1, reserved1, ..., then per limit what the call had there before: kind,
+ * amount, at }`, or `{ -1 }` when the call has already ended. Holds the amount in every limit, or in none.
+ * The call's own hold, or the charge of its expired hold, is replaced; "before" (kind `held`, `charged` or
+ * `none`, with its amount and expiry) is what `undo` puts back. With ttlMs 0 it is a probe: it answers
+ * whether the call would fit, and holds nothing.
  */
 export const RESERVE = `${PRELUDE}
 if redis.call('EXISTS', marker) == 1 then return {-1} end
@@ -105,16 +112,60 @@ for i = 1, n do
     return out
   end
 end
+if ttl == 0 then return out end
+local before = {}
+local function was(kind, amount, at)
+  before[#before + 1] = kind
+  before[#before + 1] = amount
+  before[#before + 1] = at or '0'
+end
 for i = 1, n do
-  local charged = redis.call('HGET', key(i, 4), id)
-  if charged then
+  local held, charged = redis.call('HGET', key(i, 2), id), redis.call('HGET', key(i, 4), id)
+  if held then
+    was('held', held, redis.call('ZSCORE', key(i, 3), id))
+  elseif charged then
+    was('charged', charged, redis.call('ZSCORE', key(i, 5), id))
     redis.call('HINCRBY', key(i, 1), 'spent', int(-tonumber(charged)))
     redis.call('HDEL', key(i, 4), id)
     redis.call('ZREM', key(i, 5), id)
+  else
+    was('none', '0', '0')
   end
   redis.call('HSET', key(i, 2), id, ARGV[3])
   redis.call('ZADD', key(i, 3), int(now + ttl), id)
   expire(i)
+end
+out = states()
+for _, v in ipairs(before) do out[#out + 1] = v end
+return out
+`;
+
+/**
+ * undo → `{ 0, states... }`: takes back a reserve of this call (a later unit refused it), putting back what the
+ * call had before (ARGV after the limits: kind, amount, at per limit, as `reserve` answered). If the new hold
+ * has expired and been charged meanwhile, the charge is reversed too. A call that has ended changes nothing.
+ */
+export const UNDO = `${PRELUDE}
+if redis.call('EXISTS', marker) == 0 then
+  for i = 1, n do
+    state(i)
+    local b = 4 + 2 * n + 3 * (i - 1)
+    local charged = redis.call('HGET', key(i, 4), id)
+    if charged then redis.call('HINCRBY', key(i, 1), 'spent', int(-tonumber(charged))) end
+    redis.call('HDEL', key(i, 2), id)
+    redis.call('ZREM', key(i, 3), id)
+    redis.call('HDEL', key(i, 4), id)
+    redis.call('ZREM', key(i, 5), id)
+    if ARGV[b + 1] == 'held' then
+      redis.call('HSET', key(i, 2), id, ARGV[b + 2])
+      redis.call('ZADD', key(i, 3), ARGV[b + 3], id)
+    elseif ARGV[b + 1] == 'charged' then
+      redis.call('HINCRBY', key(i, 1), 'spent', ARGV[b + 2])
+      redis.call('HSET', key(i, 4), id, ARGV[b + 2])
+      redis.call('ZADD', key(i, 5), ARGV[b + 3], id)
+    end
+    expire(i)
+  end
 end
 return states()
 `;

@@ -1,30 +1,29 @@
 import { performance } from "node:perf_hooks";
-import { Redis, type RedisOptions } from "ioredis";
+import calculateSlot from "cluster-key-slot";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import { z } from "zod";
-import {
-  assertCallId,
-  assertLimits,
-  assertNano,
-  assertTtl,
-  callEndedError,
-  type BudgetStore,
-  type LimitState,
-  type Refusal,
-  type StoreLimit,
-} from "../budget/store.js";
+import { assertCallId, assertLimits, assertNano, assertTtl, type BudgetStore, type LimitState, type StoreLimit } from "../budget/store.js";
 import { parseOptions, positiveWhole } from "../validation.js";
-import { CHECK, RELEASE, RESERVE, SETTLE } from "./redis-scripts.js";
+import { CHECK, RELEASE, RESERVE, SETTLE, UNDO } from "./redis-scripts.js";
+import { checkUnits, endUnits, reserveUnits, type RunScript, type Unit } from "./redis-units.js";
 
 /** Options of {@link RedisBudgetStore}. */
 export interface RedisBudgetStoreOptions {
   /** A Redis URL (`redis://host:6379/0`). Ignored when `client` is given. */
   url?: string;
   /**
-   * Your own ioredis client; its retry and timeout settings are then yours too. Keep its `commandTimeout`
-   * unset or well above `timeoutMs`: it is a timer on this event loop, so after a stall of this process it can
-   * fail a command whose reply is already waiting in the socket.
+   * The nodes of a Redis Cluster to start from (`[{ host: "10.0.0.1", port: 6379 }]`; the rest are
+   * discovered): the store connects with an ioredis `Cluster`. Instead of `url`; ignored when `client` is given.
    */
-  client?: Redis;
+  cluster?: Array<{ host: string; port: number }>;
+  /**
+   * Your own ioredis client: a `Redis`, or a `Cluster` for Redis Cluster. Its retry and timeout settings are
+   * then yours too. Keep its `commandTimeout` unset or well above `timeoutMs`: it is a timer on this event
+   * loop, so after a stall of this process it can fail a command whose reply is already waiting in the
+   * socket. `enableAutoPipelining: true` lets many concurrent calls share a round trip (the store's own
+   * clients have it).
+   */
+  client?: Redis | Cluster;
   /** Prefix of every key the store writes. Default `"lcm:"`. */
   prefix?: string;
   /**
@@ -37,23 +36,41 @@ export interface RedisBudgetStoreOptions {
    * retried settle counts once and a late settle corrects the charge. Default 24 hours.
    */
   settledTtlMs?: number;
+  /**
+   * How many replicas must have each hold and settlement before the store answers (Redis `WAIT`, at most
+   * 100 ms): Redis replicates asynchronously, so a primary that fails over can take its last writes with it
+   * (a settlement lost, a hold forgotten while its call runs). Default 1 on a Redis Cluster, 0 on one Redis.
+   * Set 0 on a cluster without replicas; when fewer replicas answer in time, the store goes on and warns once.
+   */
+  waitForReplicas?: number;
 }
 
-const redisStoreOptions = z.strictObject({
-  url: z.string().min(1).optional(),
-  client: z
-    .custom<Redis>((value) => typeof (value as Partial<Redis> | null)?.defineCommand === "function", {
-      error: "Expected an ioredis client (new Redis(…)); to connect by address, give `url` instead",
-    })
-    .optional(),
+const redisStoreOptions = z
+  .strictObject({
+    url: z.string().min(1).optional(),
+    cluster: z.array(z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) })).min(1).optional(),
+    client: z
+      .custom<Redis | Cluster>((value) => typeof (value as Partial<Redis> | null)?.defineCommand === "function", {
+        error: "Expected an ioredis client (new Redis(…) or new Cluster(…)); to connect by address, give `url` or `cluster` instead",
+      })
+      .optional(),
   prefix: z.string().optional(),
-  timeoutMs: positiveWhole().optional(),
-  settledTtlMs: positiveWhole().optional(),
-});
+    timeoutMs: positiveWhole().optional(),
+    settledTtlMs: positiveWhole().optional(),
+    waitForReplicas: z.number().int().min(0).max(16).optional(),
+  })
+  .refine((options) => !(options.url && options.cluster), {
+    error: "Give either `url` (one Redis) or `cluster` (the nodes of a Redis Cluster), not both",
+    path: ["cluster"],
+  });
 
 type ScriptReply = Array<number | string>;
 
-const SCRIPTS = { lcmCheck: CHECK, lcmReserve: RESERVE, lcmSettle: SETTLE, lcmRelease: RELEASE } as const;
+/** Each script under the command name it is defined as on the client. */
+const SCRIPTS = { check: ["lcmCheck", CHECK], reserve: ["lcmReserve", RESERVE], undo: ["lcmUndo", UNDO], settle: ["lcmSettle", SETTLE], release: ["lcmRelease", RELEASE] } as const;
+
+/** How long a write waits for its replicas (`waitForReplicas`) before the store goes on without them. */
+const REPLICA_WAIT_MS = 100;
 
 /** How often the store re-reads Redis' clock; windows roll over by it, so every worker agrees. */
 const CLOCK_REFRESH_MS = 30_000;
@@ -62,22 +79,30 @@ const CLOCK_REFRESH_MS = 30_000;
 const LIMIT_KEY_SUFFIXES = ["", ":holds", ":exp", ":expired", ":expired:at"] as const;
 
 /**
- * A `BudgetStore` on Redis, for quotas shared by a fleet of workers. Keeps the contract of `BudgetStore`:
- * each check, hold and settlement is one Lua script over all the limits of a call, atomic in Redis; spend is
- * an integer count of nano-USD; expired holds are charged; window counters expire after their window; a call
- * ends once. An operation Redis doesn't answer within `timeoutMs` fails (the budget then fails closed, see
- * `onStoreError`); put the store behind `storeGuard` so an outage is refused at once instead of once per call.
+ * A `BudgetStore` on Redis or Redis Cluster, for quotas shared by a fleet of workers. Keeps the contract of
+ * `BudgetStore`: spend is an integer count of nano-USD; expired holds are charged; window counters expire
+ * after their window; a call ends once. On one Redis each check, hold and settlement is one Lua script over
+ * all the limits of a call, atomic in Redis. On a Redis Cluster each limit's keys share a hash tag (one slot)
+ * and a call's limits are composed slot by slot, so no limit is ever overspent (see `redis-units.ts` and the
+ * README's "Stores" for the protocol and its failure cases). An operation Redis doesn't answer within
+ * `timeoutMs` fails (the budget then fails closed, see `onStoreError`); put the store behind `storeGuard` so
+ * an outage is refused at once instead of once per call.
  *
  * @example
  * ```ts
  * import { RedisBudgetStore } from "langchain-metered/redis";
  * const store = new RedisBudgetStore({ url: process.env.REDIS_URL });
+ * // or, on a Redis Cluster: new RedisBudgetStore({ cluster: [{ host: "10.0.0.1", port: 6379 }] })
  * new BudgetCallbackHandler({ quotas: [{ key: "tenant:{tenant_id}", limitUsd: 500, window: "month" }], store });
  * ```
  */
 export class RedisBudgetStore implements BudgetStore {
-  /** The ioredis client (close it with `close()`). */
-  readonly client: Redis;
+  /** The ioredis client, a `Redis` or a `Cluster` (close it with `close()`). */
+  readonly client: Redis | Cluster;
+  /** Whether the client is a Redis Cluster: each limit is then its own slot (hash-tagged keys). */
+  private readonly clustered: boolean;
+  private readonly waitForReplicas: number;
+  private warnedReplicas = false;
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly settledTtlMs: number;
@@ -88,11 +113,23 @@ export class RedisBudgetStore implements BudgetStore {
     this.prefix = parsed.prefix ?? "lcm:";
     this.timeoutMs = parsed.timeoutMs ?? 1000;
     this.settledTtlMs = parsed.settledTtlMs ?? 24 * 60 * 60 * 1000;
-    this.client = parsed.client ?? new Redis(parsed.url ?? "redis://127.0.0.1:6379", failFast(this.timeoutMs));
+    this.client =
+      parsed.client ??
+      (parsed.cluster
+        ? new Cluster(parsed.cluster, clusterFailFast(this.timeoutMs))
+        : new Redis(parsed.url ?? "redis://127.0.0.1:6379", failFast(this.timeoutMs)));
+    this.clustered = this.client.isCluster === true;
+    this.waitForReplicas = parsed.waitForReplicas ?? (this.clustered ? 1 : 0);
     // Without a listener, ioredis reports a lost connection as an unhandled 'error' event.
     if (!options.client) this.client.on("error", () => {});
-    // EVALSHA, falling back to EVAL when Redis hasn't seen a script yet (ioredis does the dance).
-    for (const [name, lua] of Object.entries(SCRIPTS)) this.client.defineCommand(name, { lua });
+    // EVALSHA, falling back to EVAL when Redis hasn't seen a script yet (ioredis does the dance; on a
+    // cluster, per node, so a promoted replica learns them on first use). On a cluster every unit is one
+    // limit, so the key count is fixed: then the first argument is a key, which ioredis' auto-pipelining
+    // needs to group commands by slot (it would take a leading key count for a key).
+    for (const [kind, [name, lua]] of Object.entries(SCRIPTS)) {
+      const numberOfKeys = LIMIT_KEY_SUFFIXES.length + (kind === "check" ? 0 : 1);
+      this.client.defineCommand(name, this.clustered ? { lua, numberOfKeys } : { lua });
+    }
   }
 
   /**
@@ -122,8 +159,7 @@ export class RedisBudgetStore implements BudgetStore {
 
   async check(limits: readonly StoreLimit[]) {
     assertLimits(limits);
-    const reply = await this.eval("lcmCheck", this.keys(limits), this.args(limits, "", 0, 0));
-    return this.answer(limits, reply);
+    return checkUnits(this.units(limits), limits.length, this.script);
   }
 
   async reserve(callId: string, limits: readonly StoreLimit[], amountNano: number, ttlMs: number) {
@@ -131,25 +167,20 @@ export class RedisBudgetStore implements BudgetStore {
     assertLimits(limits);
     assertNano("amountNano", amountNano);
     assertTtl(ttlMs);
-    const keys = [...this.keys(limits), this.marker(callId)];
-    const reply = await this.eval("lcmReserve", keys, this.args(limits, callId, amountNano, ttlMs));
-    if (reply[0] === -1) throw callEndedError(callId);
-    return this.answer(limits, reply);
+    return reserveUnits(this.units(limits), limits.length, callId, amountNano, ttlMs, this.script);
   }
 
   async settle(callId: string, limits: readonly StoreLimit[], costNano: number): Promise<LimitState[]> {
     assertCallId(callId);
     assertLimits(limits);
     assertNano("costNano", costNano);
-    const keys = [...this.keys(limits), this.marker(callId)];
-    return this.answer(limits, await this.eval("lcmSettle", keys, this.args(limits, callId, costNano, 0))).states;
+    return endUnits("settle", this.units(limits), limits.length, callId, costNano, this.script);
   }
 
   async release(callId: string, limits: readonly StoreLimit[]): Promise<void> {
     assertCallId(callId);
     assertLimits(limits);
-    const keys = [...this.keys(limits), this.marker(callId)];
-    await this.eval("lcmRelease", keys, this.args(limits, callId, 0, 0));
+    await endUnits("release", this.units(limits), limits.length, callId, 0, this.script);
   }
 
   /** Closes the connection without waiting for pending replies. */
@@ -168,41 +199,57 @@ export class RedisBudgetStore implements BudgetStore {
     return reply === "OK";
   }
 
-  private keys(limits: readonly StoreLimit[]): string[] {
-    return limits.flatMap(({ key }) => LIMIT_KEY_SUFFIXES.map((suffix) => `${this.prefix}${key}${suffix}`));
-  }
-
-  private marker(callId: string): string {
-    return `${this.prefix}settled:${callId}`;
-  }
-
-  /** The scripts' common ARGV; every number as an integer string, so Lua never sees `1e+17`. */
-  private args(limits: readonly StoreLimit[], callId: string, amountNano: number, ttlMs: number): string[] {
-    const head = [String(this.settledTtlMs), callId, String(amountNano), String(ttlMs)];
-    return [...head, ...limits.flatMap((l) => [String(l.limitNano), String(l.expiresAt ?? 0)])];
-  }
-
-  private answer(limits: readonly StoreLimit[], reply: ScriptReply): { states: LimitState[] } & Partial<Refusal> {
-    if (!Array.isArray(reply) || reply.length !== 1 + 2 * limits.length) {
-      throw new Error(
-        `RedisBudgetStore: expected a script reply of ${1 + 2 * limits.length} values, got ${JSON.stringify(reply)}. ` +
-          "Another version of langchain-metered may share this Redis prefix; give each its own `prefix`.",
-      );
+  /**
+   * The atomic pieces of a decision over `limits` (see `redis-units.ts`). One Redis: one unit, every limit,
+   * one marker per call. A cluster: a unit per limit, in key order, its keys and its marker of ended calls
+   * under the limit's hash tag (`lcm:{tenant:acme:month:2026-11}:holds`), so each unit is one slot.
+   */
+  private units(limits: readonly StoreLimit[]): Unit[] {
+    const entries = limits.map((limit, at) => ({ limit, at }));
+    if (!this.clustered) {
+      const keys = limits.flatMap(({ key }) => LIMIT_KEY_SUFFIXES.map((suffix) => `${this.prefix}${key}${suffix}`));
+      return [{ limits: entries, keys, marker: (callId) => `${this.prefix}settled:${callId}` }];
     }
-    const states = limits.map((limit, i) => ({
-      key: limit.key,
-      limitNano: limit.limitNano,
-      spentNano: Number(reply[1 + 2 * i]),
-      reservedNano: Number(reply[2 + 2 * i]),
-    }));
-    const refused = states[Number(reply[0]) - 1];
-    return refused ? { states, refused } : { states };
+    return entries
+      .sort((a, b) => (a.limit.key < b.limit.key ? -1 : a.limit.key > b.limit.key ? 1 : 0))
+      .map((entry) => {
+        const base = `${this.prefix}{${hashTag(entry.limit.key)}}`;
+        return { limits: [entry], keys: LIMIT_KEY_SUFFIXES.map((suffix) => `${base}${suffix}`), marker: (callId) => `${base}:ended:${callId}` };
+      });
   }
 
-  private eval(script: keyof typeof SCRIPTS, keys: string[], args: string[]): Promise<ScriptReply> {
-    const command = (this.client as unknown as Record<string, (...a: Array<string | number>) => Promise<ScriptReply>>)[script];
-    if (!command) throw new Error(`RedisBudgetStore: script ${script} is not defined on the client`);
-    return this.run(() => command.call(this.client, keys.length, ...keys, ...args));
+  /** Runs one of the scripts on one unit, with the scripts' common KEYS and ARGV (see `redis-scripts.ts`). */
+  private readonly script: RunScript = (name, unit, callId, amountNano, ttlMs, extra = []) => {
+    const keys = name === "check" ? unit.keys : [...unit.keys, unit.marker(callId)];
+    // Every number as an integer string, so Lua never sees `1e+17`.
+    const args = [String(this.settledTtlMs), callId, String(amountNano), String(ttlMs)];
+    for (const { limit } of unit.limits) args.push(String(limit.limitNano), String(limit.expiresAt ?? 0));
+    args.push(...extra);
+    const command = (this.client as unknown as Record<string, (...a: Array<string | number>) => Promise<ScriptReply>>)[SCRIPTS[name][0]];
+    if (!command) throw new Error(`RedisBudgetStore: script ${SCRIPTS[name][0]} is not defined on the client`);
+    const writes = name !== "check" && !(name === "reserve" && ttlMs === 0);
+    return this.run(async () => {
+      const reply = await (this.clustered ? command.call(this.client, ...keys, ...args) : command.call(this.client, keys.length, ...keys, ...args));
+      if (writes && this.waitForReplicas > 0) await this.replicated(unit.keys[0]!);
+      return reply;
+    });
+  };
+
+  /**
+   * Waits until `waitForReplicas` replicas have what this connection wrote to the primary of `key`'s slot.
+   * `WAIT` counts the writes of the connection it is sent on: the one ioredis sent the script on.
+   */
+  private async replicated(key: string): Promise<void> {
+    const node = this.clustered ? primaryOf(this.client as Cluster, key) : (this.client as Redis);
+    if (!node) return;
+    const acked = Number(await node.wait(this.waitForReplicas, REPLICA_WAIT_MS));
+    if (acked >= this.waitForReplicas || this.warnedReplicas) return;
+    this.warnedReplicas = true;
+    console.warn(
+      `langchain-metered: RedisBudgetStore asked ${this.waitForReplicas} replica(s) of ${node.options.host}:${node.options.port} to confirm a write, ` +
+        `and ${acked} did within ${REPLICA_WAIT_MS} ms; the store goes on, but a failover now could lose that write. ` +
+        "If this Redis has no replicas, set waitForReplicas: 0.",
+    );
   }
 
   /** One operation under the store's own deadline, whatever the client's settings. */
@@ -212,6 +259,24 @@ export class RedisBudgetStore implements BudgetStore {
         "Check that Redis is up and reachable, or raise timeoutMs.",
     ));
   }
+}
+
+/** The connection to the primary that serves `key`'s slot, by ioredis' current slot table. */
+function primaryOf(cluster: Cluster, key: string): Redis | undefined {
+  const owner = cluster.slots[calculateSlot(key)]?.[0];
+  return owner === undefined ? undefined : cluster.nodes("master").find((node) => `${node.options.host}:${node.options.port}` === owner);
+}
+
+/**
+ * The limit's key as a hash tag: Redis Cluster hashes only what is between the first `{` and the next `}`, so
+ * every key of the limit lands in one slot. A key that starts with `}` would make an empty tag (the whole key
+ * hashed, each of its keys in another slot), so it is refused.
+ */
+function hashTag(key: string): string {
+  if (key.startsWith("}")) {
+    throw new RangeError(`RedisBudgetStore: the quota key "${key}" starts with "}", which can't be a Redis Cluster hash tag. Start the quota's key with a fixed name (e.g. "tenant:{tenant_id}").`);
+  }
+  return key;
 }
 
 /** Timers this late (ms) measure a stalled event loop, not the store. Normal timer jitter stays below it. */
@@ -283,6 +348,25 @@ function failFast(timeoutMs: number): RedisOptions {
     commandTimeout: backstopMs,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: true,
+    // Concurrent calls' scripts leave in one write: fewer round trips and syscalls on both sides.
+    enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  };
+}
+
+/**
+ * The same for a Redis Cluster. ioredis follows `MOVED` and `ASK` and retries `TRYAGAIN` (a slot mid-migration)
+ * and `CLUSTERDOWN` (a primary failing over) on its own; the store's deadline still decides for the caller.
+ */
+function clusterFailFast(timeoutMs: number): ClusterOptions {
+  const { retryStrategy: _, enableAutoPipelining, ...node } = failFast(timeoutMs);
+  return {
+    redisOptions: node,
+    enableAutoPipelining,
+    enableOfflineQueue: true,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 50,
   };
 }

@@ -25,11 +25,16 @@ import { encoderFor } from "../../src/usage/tokenizer.js";
 
 export interface WorkerConfig {
   name: string;
+  /** The Redis to share (`redis://…`), or "" with `clusterNodes`. */
   redisUrl: string;
+  /** A Redis Cluster to share instead (`RedisBudgetStore({ cluster })`). */
+  clusterNodes?: Array<{ host: string; port: number }>;
   openaiUrl: string;
   apiKey: string;
   tenant: string;
   quotaUsd: number;
+  /** A second quota, per user (`user:{user_id}`, same window), for this worker's user: on a cluster, another slot. */
+  user?: { id: string; quotaUsd: number };
   /** The quota's window. Default "month". */
   window?: "month" | "total";
   logPath: string;
@@ -82,9 +87,15 @@ export interface WorkerReport {
 
 const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
 // A generous deadline by default: a test about the quota under contention, on a machine that may be busy.
-const store = new RedisBudgetStore({ url: config.redisUrl, timeoutMs: config.storeTimeoutMs ?? 5000 });
+const store = new RedisBudgetStore({
+  ...(config.clusterNodes ? { cluster: config.clusterNodes } : { url: config.redisUrl }),
+  timeoutMs: config.storeTimeoutMs ?? 5000,
+});
 const meter = new JsonlMeterSink(config.logPath);
-const quotas: Quota[] = [{ key: "tenant:{tenant_id}", limitUsd: config.quotaUsd, window: config.window ?? "month" }];
+const quotas: Quota[] = [
+  { key: "tenant:{tenant_id}", limitUsd: config.quotaUsd, window: config.window ?? "month" },
+  ...(config.user ? [{ key: "user:{user_id}", limitUsd: config.user.quotaUsd, window: config.window ?? "month" }] : []),
+];
 const settings = {
   limitUsd: 1,
   hardCap: true,
@@ -126,7 +137,7 @@ async function call(prompt: string): Promise<"sent" | "refused" | "other"> {
   const callbacks = config.mode === "handler" ? [new BudgetCallbackHandler(settings)] : undefined;
   const started = performance.now();
   try {
-    await model.invoke(prompt, { metadata: { tenant_id: config.tenant }, callbacks });
+    await model.invoke(prompt, { metadata: { tenant_id: config.tenant, ...(config.user ? { user_id: config.user.id } : {}) }, callbacks });
     report.sent++;
     return "sent";
   } catch (error) {

@@ -13,7 +13,7 @@
  * or a charge were missing from the log, the sum of the calls would not come to the counter.
  */
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { MeterEntry } from "../../src/budget/meter-sink.js";
 import type { BudgetStore } from "../../src/budget/store.js";
 
@@ -83,20 +83,26 @@ export interface Reconciliation {
 
 /**
  * Reconciles `lines` (every worker's log, concatenated) with the counter `key` (the full Redis key, prefix
- * included) and the call markers under `prefix`. Checks every call:
+ * included) and the call markers (`markerOf(callId)`: `lcm:settled:<id>` on one Redis; `<key>:ended:<id>` per limit on a cluster). Checks every call:
  * - a billed last line: Redis settled it (marker "settled"), or has no trace of it at all (a call metered
  *   locally while the store was down, under "allow": listed in `localOnly`);
  * - a last line "held": Redis charged its expired hold at exactly that amount (or still holds it, if it has
  *   not expired yet), or never took it (listed in `unlanded`);
  * - a last line "released" / "refused": Redis holds and charges nothing for it.
  */
-export async function reconcile(redis: Redis, key: string, lines: readonly MeterEntry[], prefix = "lcm:"): Promise<Reconciliation> {
+export async function reconcile(
+  redis: Redis | Cluster,
+  key: string,
+  lines: readonly MeterEntry[],
+  markerOf: (callId: string) => string = (id) => `lcm:settled:${id}`,
+): Promise<Reconciliation> {
   const last = lastLines(lines);
   const ids = [...last.keys()];
   const counter = Number((await redis.hget(key, "spent")) ?? 0);
   const expiredAll = await redis.hgetall(`${key}:expired`);
   const holdsAll = await redis.hgetall(`${key}:holds`);
-  const markers = ids.length ? await redis.mget(...ids.map((id) => `${prefix}settled:${id}`)) : [];
+  // One GET each: on a cluster the markers are spread over slots (MGET can't span them).
+  const markers = await Promise.all(ids.map((id) => redis.get(markerOf(id))));
   const traces = new Map<string, RedisTrace>();
   const mismatches: string[] = [];
   const localOnly: MeterEntry[] = [];

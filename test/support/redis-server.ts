@@ -85,6 +85,8 @@ export interface RedisServerOptions {
   binary?: string;
   /** How long to wait for the server to answer PING. Default 10 s. */
   readyTimeoutMs?: number;
+  /** More `redis-server` arguments (a cluster node's, say). */
+  extraArgs?: readonly string[];
 }
 
 /** Starts a `redis-server` on a free loopback port. Throws (with its log) when it doesn't come up. */
@@ -104,6 +106,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     "--dir", dir,
     "--daemonize", "no",
     "--loglevel", "warning",
+    ...(options.extraArgs ?? []),
   ];
 
   async function launch(): Promise<void> {

@@ -8,6 +8,9 @@ import { describe, inject } from "vitest";
 /** `redis://127.0.0.1:<port>` of the run's redis-server, or "" when the Redis suites are skipped. */
 export const redisUrl: string = inject("redisUrl");
 
+/** The run's Redis Cluster (3 primaries, 3 replicas), for `new Cluster(...)`; empty when the Redis suites are skipped. */
+export const redisClusterNodes: Array<{ host: string; port: number }> = redisUrl ? JSON.parse(inject("redisClusterNodes")) : [];
+
 /**
  * `describe` for a suite that needs Redis: skipped when there is none, with how to get it in its name (the
  * global setup prints the full reason once).
