@@ -20,8 +20,9 @@ export interface RedisBudgetStoreOptions {
    * Your own ioredis client: a `Redis`, or a `Cluster` for Redis Cluster. Its retry and timeout settings are
    * then yours too. Keep its `commandTimeout` unset or well above `timeoutMs`: it is a timer on this event
    * loop, so after a stall of this process it can fail a command whose reply is already waiting in the
-   * socket. `enableAutoPipelining: true` lets many concurrent calls share a round trip (the store's own
-   * clients have it).
+   * socket. On one Redis, `enableAutoPipelining: true` lets many concurrent calls share a round trip (the
+   * store's own client has it); on a cluster leave it off: ioredis 5–6 can keep holding the commands of a
+   * slot whose primary died after the failover is over (measured: workers refused until restarted).
    */
   client?: Redis | Cluster;
   /** Prefix of every key the store writes. Default `"lcm:"`. */
@@ -40,7 +41,8 @@ export interface RedisBudgetStoreOptions {
    * How many replicas must have each hold and settlement before the store answers (Redis `WAIT`, at most
    * 100 ms): Redis replicates asynchronously, so a primary that fails over can take its last writes with it
    * (a settlement lost, a hold forgotten while its call runs). Default 1 on a Redis Cluster, 0 on one Redis.
-   * Set 0 on a cluster without replicas; when fewer replicas answer in time, the store goes on and warns once.
+   * Set 0 on a cluster without replicas. When fewer replicas answer in time, the store goes on, warns once,
+   * and doesn't wait on that primary for 5 s (a replica just promoted has no replica of its own yet).
    */
   waitForReplicas?: number;
 }
@@ -71,6 +73,9 @@ const SCRIPTS = { check: ["lcmCheck", CHECK], reserve: ["lcmReserve", RESERVE], 
 
 /** How long a write waits for its replicas (`waitForReplicas`) before the store goes on without them. */
 const REPLICA_WAIT_MS = 100;
+
+/** How long a primary whose replicas fell short is not waited for (its writes then go unconfirmed). */
+const REPLICA_RETRY_MS = 5000;
 
 /** How often the store re-reads Redis' clock; windows roll over by it, so every worker agrees. */
 const CLOCK_REFRESH_MS = 30_000;
@@ -103,6 +108,8 @@ export class RedisBudgetStore implements BudgetStore {
   private readonly clustered: boolean;
   private readonly waitForReplicas: number;
   private warnedReplicas = false;
+  /** Primaries (host:port) whose replicas fell short, until when they aren't waited for. */
+  private readonly replicasShort = new Map<string, number>();
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly settledTtlMs: number;
@@ -159,6 +166,9 @@ export class RedisBudgetStore implements BudgetStore {
 
   async check(limits: readonly StoreLimit[]) {
     assertLimits(limits);
+    // `check([])` is how a store guard probes the store: on a cluster (no unit to run a script on) it still
+    // goes to Redis.
+    if (this.clustered && limits.length === 0) await this.run(() => this.client.ping());
     return checkUnits(this.units(limits), limits.length, this.script);
   }
 
@@ -242,8 +252,14 @@ export class RedisBudgetStore implements BudgetStore {
   private async replicated(key: string): Promise<void> {
     const node = this.clustered ? primaryOf(this.client as Cluster, key) : (this.client as Redis);
     if (!node) return;
+    const address = `${node.options.host}:${node.options.port}`;
+    // A primary whose replicas didn't answer (a replica promoted after a failover has none until the old
+    // primary rejoins) isn't asked again for a while: each write would wait the full 100 ms.
+    if ((this.replicasShort.get(address) ?? 0) > Date.now()) return;
     const acked = Number(await node.wait(this.waitForReplicas, REPLICA_WAIT_MS));
-    if (acked >= this.waitForReplicas || this.warnedReplicas) return;
+    if (acked >= this.waitForReplicas) return void this.replicasShort.delete(address);
+    this.replicasShort.set(address, Date.now() + REPLICA_RETRY_MS);
+    if (this.warnedReplicas) return;
     this.warnedReplicas = true;
     console.warn(
       `langchain-metered: RedisBudgetStore asked ${this.waitForReplicas} replica(s) of ${node.options.host}:${node.options.port} to confirm a write, ` +
@@ -359,10 +375,9 @@ function failFast(timeoutMs: number): RedisOptions {
  * and `CLUSTERDOWN` (a primary failing over) on its own; the store's deadline still decides for the caller.
  */
 function clusterFailFast(timeoutMs: number): ClusterOptions {
-  const { retryStrategy: _, enableAutoPipelining, ...node } = failFast(timeoutMs);
+  const { retryStrategy: _, enableAutoPipelining: __, ...node } = failFast(timeoutMs);
   return {
     redisOptions: node,
-    enableAutoPipelining,
     enableOfflineQueue: true,
     clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     retryDelayOnFailover: 100,

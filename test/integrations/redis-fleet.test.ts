@@ -9,122 +9,57 @@
  * counted no call twice (settled calls at their logged cost plus expired holds' charges come to the
  * counter exactly); a call whose log ends on "held" (its worker died) was charged its held amount.
  *
- * The fake serves exactly what it was allowed: 1000 prompt tokens (the prompt counts 1008 locally, so the
- * hold covers it) and min(500, max_tokens) completion tokens (min(99,750, max_tokens) when more than 500 are
- * allowed). A full call costs 1000 × 150 + 500 × 600 = 450,000 nano-USD; its hold is 1141 × 150 + 500 × 600
- * = 471,150 (input + 10 % + 32). Prompts starting with "SLOW" are answered after 10 s.
+ * The workers and what the fake serves them are in test/support/fleet.ts (a full call costs 450,000 nano-USD,
+ * its hold is 471,150).
  *
  * Every assertion prints the fleet's story (each worker's tallies, the counter, the log) when it fails.
  */
-import { type ChildProcess, fork } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BudgetCallbackHandler, type MeterEntry } from "../../src/index.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import { windowAt } from "../../src/budget/windows.js";
 import { encoderFor } from "../../src/usage/tokenizer.js";
 import { eventually, meteredModel, rejectionOf } from "../budget/helpers.js";
+import {
+  API_KEY,
+  BIG_HOLD_NANO,
+  BIG_MAX_TOKENS,
+  fleet,
+  FULL_CALL_NANO,
+  FULL_RESERVATION_NANO,
+  MIN_CALL_NANO,
+  PROMPT,
+  serveFleet,
+} from "../support/fleet.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/openai-server.js";
 import { lastLines, readLog, type Reconciliation, reconcile, replayLog } from "../support/redis-ledger.js";
 import { type RedisServerHandle, startRedisServer } from "../support/redis-server.js";
 import { describeRedis, redisUrl, uniqueId } from "../support/redis.js";
-import type { WorkerConfig, WorkerReport } from "./fleet-worker.js";
-
-const WORKER = fileURLToPath(new URL("./fleet-worker.ts", import.meta.url));
-const API_KEY = "sk-fleet-SECRET-never-logged";
-const PROMPT = "hello ".repeat(1000); // 1008 tokens counted locally
-const FULL_CALL_NANO = 450_000;
-const FULL_RESERVATION_NANO = 471_150;
-/** A "big" call's answer (when more than 500 tokens are allowed): 1000 × 150 + 99,750 × 600 = $0.06. */
-const BIG_ANSWER_TOKENS = 99_750;
-/** The max tokens of the "big" calls: a worst case of 1141 × 150 + 816,000 × 600 = $0.48977115. */
-const BIG_MAX_TOKENS = 816_000;
-const BIG_HOLD_NANO = 489_771_150;
-/** The least a PROMPT call can be sent with: its input and 16 tokens of answer (a quota with less left refuses it). */
-const MIN_CALL_NANO = 1141 * 150 + 16 * 600;
 
 let server: FakeOpenAI;
 let redis: RedisServerHandle | undefined;
 let store: RedisBudgetStore;
-let dir = "";
-const children = new Set<ChildProcess>();
-
-/** Clears the recorded requests; the fake then serves as a real server would. */
-function resetServer(): void {
-  server.reset();
-  server.setDefault((request) => {
-    const prompt = String(request.body.messages?.[0]?.content ?? "");
-    const maxTokens = Number(request.body.max_tokens ?? request.body.max_completion_tokens ?? 500);
-    return {
-      // Input as the prompt counts (1008 tokens locally for PROMPT; a short prompt counts 8). Never more
-      // output than max_tokens, as a real server.
-      usage: { promptTokens: prompt === PROMPT ? 1000 : 5, completionTokens: Math.min(maxTokens > 500 ? BIG_ANSWER_TOKENS : 500, maxTokens) },
-      content: "ok",
-      chunkDelayMs: prompt.startsWith("SLOW") ? 10_000 : 2,
-    };
-  });
-}
+let launcher: ReturnType<typeof fleet>;
+const resetServer = () => serveFleet(server);
+const startWorker: ReturnType<typeof fleet>["startWorker"] = (config) => launcher.startWorker(config);
+const startFleet: ReturnType<typeof fleet>["startFleet"] = (configs) => launcher.startFleet(configs);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "lcm-fleet-"));
   server = await startFakeOpenAI();
   await encoderFor("gpt-4o-mini"); // load the tokenizer now: it takes seconds, longer than a short hold lives
   if (redisUrl) {
     redis = await startRedisServer({ persistent: true });
     store = new RedisBudgetStore({ url: redis.url });
   }
+  launcher = fleet(server, () => ({ redisUrl: redis?.url ?? "" }));
 }, 60_000);
 afterAll(async () => {
-  for (const child of children) child.kill("SIGKILL");
+  launcher?.close();
   await store?.close();
   await server?.close();
   await redis?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-interface Worker {
-  name: string;
-  logPath: string;
-  child: ChildProcess;
-  ready: Promise<void>;
-  done: Promise<WorkerReport>;
-  exited: Promise<number | null>;
-  stderr: () => string;
-}
-
-function startWorker(config: Omit<WorkerConfig, "redisUrl" | "openaiUrl" | "apiKey" | "logPath">): Worker {
-  const logPath = join(dir, `${config.tenant}-${config.name}.jsonl`);
-  const child = fork(WORKER, [JSON.stringify({ ...config, logPath, redisUrl: redis!.url, openaiUrl: server.url, apiKey: API_KEY })], {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-  });
-  children.add(child);
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => void (stderr += d.toString("utf8")));
-  child.stdout?.on("data", () => {});
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (children.delete(child), resolve(code))));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.on("message", (m: { type?: string }) => m?.type === "ready" && resolve());
-    void exited.then((code) => reject(new Error(`worker ${config.name} exited (${code}) before it was ready:\n${stderr}`)));
-  });
-  const done = new Promise<WorkerReport>((resolve, reject) => {
-    child.on("message", (m: WorkerReport) => m?.type === "done" && resolve(m));
-    void exited.then((code) => reject(new Error(`worker ${config.name} exited (${code}) without a report:\n${stderr}`)));
-  });
-  ready.catch(() => {});
-  done.catch(() => {});
-  return { name: config.name, logPath, child, ready, done, exited, stderr: () => stderr };
-}
-
-async function startFleet(configs: Array<Omit<WorkerConfig, "redisUrl" | "openaiUrl" | "apiKey" | "logPath">>): Promise<Worker[]> {
-  const workers = configs.map(startWorker);
-  await Promise.all(workers.map((w) => w.ready));
-  for (const w of workers) w.child.send("go");
-  return workers;
-}
 
 /** Redis' own clock in ms, as the scripts read it (`TIME`): exact, where `store.now()` estimates it. */
 async function redisTime(): Promise<number> {

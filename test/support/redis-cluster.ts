@@ -25,6 +25,8 @@ export interface RedisClusterHandle {
   primaryOf(slot: number): Promise<RedisServerHandle>;
   /** Moves `slot` to the primary `to`, key by key (`MIGRATE`), with a pause between keys if asked. */
   migrateSlot(slot: number, to: RedisServerHandle, options?: { pauseMs?: number; onMigrating?: () => void }): Promise<number>;
+  /** Error replies a node has sent, by kind (`INFO errorstats`: `MOVED`, `ASK`, `TRYAGAIN`, …). */
+  errorStats(server: RedisServerHandle): Promise<Record<string, number>>;
   /** Waits until every running node says `cluster_state:ok` and they agree on who serves every slot. */
   untilHealthy(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes their files. */
@@ -119,6 +121,11 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
       }
       return moved;
     },
+    errorStats: (server) =>
+      withNode(server, async (redis) => {
+        const info = await redis.info("errorstats");
+        return Object.fromEntries([...info.matchAll(/errorstat_(\w+):count=(\d+)/g)].map(([, kind, count]) => [kind!, Number(count)]));
+      }),
     async untilHealthy(timeoutMs = 20_000) {
       const until = Date.now() + timeoutMs;
       let last = "";
