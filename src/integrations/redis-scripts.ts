@@ -5,7 +5,9 @@
  *
  * A limit `K` is five keys, all expiring with the limit's window:
  *
- * - `K` (hash): `spent`, an integer count of nano-USD (HINCRBY, so Redis keeps it exactly);
+ * - `K` (hash): `spent`, an integer count of nano-USD (HINCRBY, so Redis keeps it exactly), and `reserved`,
+ *   the sum of the holds in `K:holds`, kept beside them so reading a limit doesn't add up every hold (a
+ *   counter written before `reserved` was kept gets it from its holds on first use);
  * - `K:holds` (hash): call id → amount held;
  * - `K:exp` (sorted set): call id → when its hold expires (ms);
  * - `K:expired` (hash): call id → amount of an expired hold that was charged into `spent`;
@@ -36,20 +38,32 @@ local function int(x)
 end
 local function key(i, part) return KEYS[5 * (i - 1) + part] end
 local function limitOf(i) return tonumber(ARGV[3 + 2 * i]) end
-local function expire(i)
+-- Gives the keys of limit i written here (by part) the window's end as their expiry; keys only read keep theirs.
+local function expire(i, ...)
   local at = tonumber(ARGV[4 + 2 * i])
   if at > 0 then
-    for part = 1, 5 do redis.call('PEXPIREAT', key(i, part), at) end
+    for _, part in ipairs({...}) do redis.call('PEXPIREAT', key(i, part), at) end
   end
 end
 
 -- Charges the holds of limit i that expired (a worker that died or stalled mid-call counts at its worst
--- case), forgets charges older than keep, and returns spent (an integer string) and reserved (a number).
+-- case), forgets charges older than keep, and returns spent and reserved (numbers).
 local function state(i)
   local main, holds, exp, expired, expiredAt = key(i, 1), key(i, 2), key(i, 3), key(i, 4), key(i, 5)
   for _, old in ipairs(redis.call('ZRANGEBYSCORE', expiredAt, '-inf', now - keep)) do
     redis.call('HDEL', expired, old)
     redis.call('ZREM', expiredAt, old)
+  end
+  local fields = redis.call('HMGET', main, 'spent', 'reserved')
+  local spent, reserved = tonumber(fields[1] or '0'), tonumber(fields[2] or '-1')
+  if reserved < 0 then
+    -- No running sum yet: holds written by a version before it (else none, and nothing to write).
+    reserved = 0
+    for _, held in ipairs(redis.call('HVALS', holds)) do reserved = reserved + tonumber(held) end
+    if reserved > 0 then
+      redis.call('HSET', main, 'reserved', int(reserved))
+      expire(i, 1)
+    end
   end
   local due = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'WITHSCORES')
   for j = 1, #due, 2 do
@@ -59,24 +73,40 @@ local function state(i)
     redis.call('ZREM', exp, call)
     if held then
       redis.call('HINCRBY', main, 'spent', held)
+      redis.call('HINCRBY', main, 'reserved', int(-tonumber(held)))
+      spent, reserved = spent + tonumber(held), reserved - tonumber(held)
       redis.call('HSET', expired, call, held)
       redis.call('ZADD', expiredAt, at, call)
     end
   end
-  if #due > 0 then expire(i) end
-  local reserved = 0
-  for _, held in ipairs(redis.call('HVALS', holds)) do reserved = reserved + tonumber(held) end
-  return redis.call('HGET', main, 'spent') or '0', reserved
+  if #due > 0 then expire(i, 1, 4, 5) end
+  return spent, reserved
 end
 
--- { 0, spent1, reserved1, spent2, reserved2, ... } after bringing every limit up to now.
+-- Moves money of limit i by these deltas (spent, reserved), in Redis and in the figures answered.
+local function move(i, figures, dSpent, dReserved)
+  if dSpent ~= 0 then redis.call('HINCRBY', key(i, 1), 'spent', int(dSpent)) end
+  if dReserved ~= 0 then redis.call('HINCRBY', key(i, 1), 'reserved', int(dReserved)) end
+  figures[2 * i] = figures[2 * i] + dSpent
+  figures[2 * i + 1] = figures[2 * i + 1] + dReserved
+end
+
+-- { 0, spent1, reserved1, spent2, reserved2, ... } (numbers) after bringing every limit up to now.
 local function states()
   local out = {0}
   for i = 1, n do
     local spent, reserved = state(i)
     out[#out + 1] = spent
-    out[#out + 1] = int(reserved)
+    out[#out + 1] = reserved
   end
+  return out
+end
+
+-- The answer: figures as integer strings (a Lua number ≥ 1e17 would reach the client as 1e+17).
+local function answer(figures, extra)
+  local out = {figures[1]}
+  for j = 2, #figures do out[j] = int(figures[j]) end
+  for _, v in ipairs(extra or {}) do out[#out + 1] = v end
   return out
 end
 `;
@@ -85,12 +115,12 @@ end
 export const CHECK = `${PRELUDE}
 local out = states()
 for i = 1, n do
-  if tonumber(out[2 * i]) >= limitOf(i) then
+  if out[2 * i] >= limitOf(i) then
     out[1] = i
     break
   end
 end
-return out
+return answer(out)
 `;
 
 /**
@@ -103,41 +133,34 @@ return out
 export const RESERVE = `${PRELUDE}
 if redis.call('EXISTS', marker) == 1 then return {-1} end
 local out = states()
+local own, charged = {}, {}
 for i = 1, n do
-  local own = tonumber(redis.call('HGET', key(i, 2), id) or '0')
-  local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
-  local room = (limitOf(i) - (tonumber(out[2 * i]) - charged)) - (tonumber(out[2 * i + 1]) - own)
+  own[i] = redis.call('HGET', key(i, 2), id)
+  charged[i] = redis.call('HGET', key(i, 4), id)
+  local room = (limitOf(i) - (out[2 * i] - tonumber(charged[i] or '0'))) - (out[2 * i + 1] - tonumber(own[i] or '0'))
   if amount > room then
     out[1] = i
-    return out
+    return answer(out)
   end
 end
-if ttl == 0 then return out end
+if ttl == 0 then return answer(out) end
 local before = {}
-local function was(kind, amount, at)
-  before[#before + 1] = kind
-  before[#before + 1] = amount
-  before[#before + 1] = at or '0'
-end
 for i = 1, n do
-  local held, charged = redis.call('HGET', key(i, 2), id), redis.call('HGET', key(i, 4), id)
-  if held then
-    was('held', held, redis.call('ZSCORE', key(i, 3), id))
-  elseif charged then
-    was('charged', charged, redis.call('ZSCORE', key(i, 5), id))
-    redis.call('HINCRBY', key(i, 1), 'spent', int(-tonumber(charged)))
+  if own[i] then
+    before[#before + 1], before[#before + 2], before[#before + 3] = 'held', own[i], redis.call('ZSCORE', key(i, 3), id) or '0'
+  elseif charged[i] then
+    before[#before + 1], before[#before + 2], before[#before + 3] = 'charged', charged[i], redis.call('ZSCORE', key(i, 5), id) or '0'
     redis.call('HDEL', key(i, 4), id)
     redis.call('ZREM', key(i, 5), id)
   else
-    was('none', '0', '0')
+    before[#before + 1], before[#before + 2], before[#before + 3] = 'none', '0', '0'
   end
+  move(i, out, -tonumber(charged[i] or '0'), amount - tonumber(own[i] or '0'))
   redis.call('HSET', key(i, 2), id, ARGV[3])
   redis.call('ZADD', key(i, 3), int(now + ttl), id)
-  expire(i)
+  expire(i, 1, 2, 3)
 end
-out = states()
-for _, v in ipairs(before) do out[#out + 1] = v end
-return out
+return answer(out, before)
 `;
 
 /**
@@ -146,28 +169,31 @@ return out
  * has expired and been charged meanwhile, the charge is reversed too. A call that has ended changes nothing.
  */
 export const UNDO = `${PRELUDE}
-if redis.call('EXISTS', marker) == 0 then
-  for i = 1, n do
-    state(i)
-    local b = 4 + 2 * n + 3 * (i - 1)
-    local charged = redis.call('HGET', key(i, 4), id)
-    if charged then redis.call('HINCRBY', key(i, 1), 'spent', int(-tonumber(charged))) end
-    redis.call('HDEL', key(i, 2), id)
-    redis.call('ZREM', key(i, 3), id)
-    redis.call('HDEL', key(i, 4), id)
-    redis.call('ZREM', key(i, 5), id)
-    if ARGV[b + 1] == 'held' then
-      redis.call('HSET', key(i, 2), id, ARGV[b + 2])
-      redis.call('ZADD', key(i, 3), ARGV[b + 3], id)
-    elseif ARGV[b + 1] == 'charged' then
-      redis.call('HINCRBY', key(i, 1), 'spent', ARGV[b + 2])
-      redis.call('HSET', key(i, 4), id, ARGV[b + 2])
-      redis.call('ZADD', key(i, 5), ARGV[b + 3], id)
-    end
-    expire(i)
+local out = states()
+if redis.call('EXISTS', marker) == 1 then return answer(out) end
+for i = 1, n do
+  local b = 4 + 2 * n + 3 * (i - 1)
+  local kind, was, at = ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3]
+  local held = tonumber(redis.call('HGET', key(i, 2), id) or '0')
+  local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
+  redis.call('HDEL', key(i, 2), id)
+  redis.call('ZREM', key(i, 3), id)
+  redis.call('HDEL', key(i, 4), id)
+  redis.call('ZREM', key(i, 5), id)
+  local dSpent, dReserved = -charged, -held
+  if kind == 'held' then
+    redis.call('HSET', key(i, 2), id, ARGV[b + 2])
+    redis.call('ZADD', key(i, 3), at, id)
+    dReserved = dReserved + was
+  elseif kind == 'charged' then
+    redis.call('HSET', key(i, 4), id, ARGV[b + 2])
+    redis.call('ZADD', key(i, 5), at, id)
+    dSpent = dSpent + was
   end
+  move(i, out, dSpent, dReserved)
+  expire(i, 1, 2, 3, 4, 5)
 end
-return states()
+return answer(out)
 `;
 
 /**
@@ -176,20 +202,21 @@ return states()
  */
 function endCall(kind: "settled" | "released"): string {
   return `${PRELUDE}
+local out = states()
 if redis.call('EXISTS', marker) == 0 then
   for i = 1, n do
-    state(i)
+    local held = tonumber(redis.call('HGET', key(i, 2), id) or '0')
     local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
     redis.call('HDEL', key(i, 2), id)
     redis.call('ZREM', key(i, 3), id)
     redis.call('HDEL', key(i, 4), id)
     redis.call('ZREM', key(i, 5), id)
-    if amount ~= charged then redis.call('HINCRBY', key(i, 1), 'spent', int(amount - charged)) end
-    expire(i)
+    move(i, out, amount - charged, -held)
+    expire(i, 1)
   end
   redis.call('SET', marker, '${kind}', 'PX', keep)
 end
-return states()
+return answer(out)
 `;
 }
 

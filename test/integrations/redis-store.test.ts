@@ -62,7 +62,7 @@ describeRedis("RedisBudgetStore in Redis", () => {
     expiresAt,
   });
 
-  it("keeps a limit in K, K:holds, K:exp, K:expired, K:expired:at, all expiring with the window", async () => {
+  it("keeps a limit in K (spent, and reserved: the sum of its holds), K:holds, K:exp, K:expired, K:expired:at, all expiring with the window", async () => {
     const windowEnd = (await store.now()) + 2 * HOUR;
     const day = limit("user:u1:day", 10_000_000, windowEnd);
     const total = limit("org:o:total", 10_000_000);
@@ -73,7 +73,7 @@ describeRedis("RedisBudgetStore in Redis", () => {
     await store.settle(paid, [day, total], 2000);
 
     for (const l of [day, total]) {
-      expect(await redis.hgetall(`lcm:${l.key}`)).toEqual({ spent: "2700" });
+      expect(await redis.hgetall(`lcm:${l.key}`)).toEqual({ spent: "2700", reserved: "1000" });
       expect(await redis.hgetall(`lcm:${l.key}:holds`)).toEqual({ [pending]: "1000" });
       expect(await redis.zrange(`lcm:${l.key}:exp`, "0", "-1")).toEqual([pending]);
       expect(await redis.hgetall(`lcm:${l.key}:expired`)).toEqual({ [slow]: "700" });
@@ -88,6 +88,20 @@ describeRedis("RedisBudgetStore in Redis", () => {
     expect(markerTtl).toBeGreaterThan(24 * HOUR - 60_000); // ended ids are remembered for a day by default
     expect(markerTtl).toBeLessThanOrEqual(24 * HOUR);
     expect(await redis.get(`lcm:settled:${paid}`)).toBe("settled");
+  });
+
+  it("reads a limit written before `reserved` was kept (0.1.0's layout): its holds are added up once, then kept as a running sum", async () => {
+    const l = limit("user:u-old:day", 10_000);
+    const far = (await store.now()) + HOUR;
+    await redis.hset(`lcm:${l.key}`, "spent", "100");
+    await redis.hset(`lcm:${l.key}:holds`, "old-a", "300", "old-b", "50");
+    await redis.zadd(`lcm:${l.key}:exp`, far, "old-a", far, "old-b");
+
+    expect((await store.check([l])).states[0]).toMatchObject({ spentNano: 100, reservedNano: 350 });
+    expect((await store.reserve(uniqueId("new"), [l], 200, 60_000)).states[0]).toMatchObject({ spentNano: 100, reservedNano: 550 });
+    expect(await store.settle("old-a", [l], 250)).toEqual([expect.objectContaining({ spentNano: 350, reservedNano: 250 })]);
+    await store.release("old-b", [l]);
+    expect(await redis.hgetall(`lcm:${l.key}`)).toEqual({ spent: "350", reserved: "200" });
   });
 
   it("writes amounts as exact integers: 1e14 and 2^53 − 1, never 1e+14", async () => {
