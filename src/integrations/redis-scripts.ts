@@ -83,6 +83,17 @@ local function state(i)
   return spent, reserved
 end
 
+-- Takes the call out of limit i (its hold, or the charge of its expired hold); returns what they were.
+local function takeOut(i)
+  local held = tonumber(redis.call('HGET', key(i, 2), id) or '0')
+  local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
+  redis.call('HDEL', key(i, 2), id)
+  redis.call('ZREM', key(i, 3), id)
+  redis.call('HDEL', key(i, 4), id)
+  redis.call('ZREM', key(i, 5), id)
+  return held, charged
+end
+
 -- Moves money of limit i by these deltas (spent, reserved), in Redis and in the figures answered.
 local function move(i, figures, dSpent, dReserved)
   if dSpent ~= 0 then redis.call('HINCRBY', key(i, 1), 'spent', int(dSpent)) end
@@ -174,12 +185,7 @@ if redis.call('EXISTS', marker) == 1 then return answer(out) end
 for i = 1, n do
   local b = 4 + 2 * n + 3 * (i - 1)
   local kind, was, at = ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3]
-  local held = tonumber(redis.call('HGET', key(i, 2), id) or '0')
-  local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
-  redis.call('HDEL', key(i, 2), id)
-  redis.call('ZREM', key(i, 3), id)
-  redis.call('HDEL', key(i, 4), id)
-  redis.call('ZREM', key(i, 5), id)
+  local held, charged = takeOut(i)
   local dSpent, dReserved = -charged, -held
   if kind == 'held' then
     redis.call('HSET', key(i, 2), id, ARGV[b + 2])
@@ -205,12 +211,7 @@ function endCall(kind: "settled" | "released"): string {
 local out = states()
 if redis.call('EXISTS', marker) == 0 then
   for i = 1, n do
-    local held = tonumber(redis.call('HGET', key(i, 2), id) or '0')
-    local charged = tonumber(redis.call('HGET', key(i, 4), id) or '0')
-    redis.call('HDEL', key(i, 2), id)
-    redis.call('ZREM', key(i, 3), id)
-    redis.call('HDEL', key(i, 4), id)
-    redis.call('ZREM', key(i, 5), id)
+    local held, charged = takeOut(i)
     move(i, out, amount - charged, -held)
     expire(i, 1)
   end

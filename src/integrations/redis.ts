@@ -5,6 +5,7 @@ import { z } from "zod";
 import { assertCallId, assertLimits, assertNano, assertTtl, type BudgetStore, type LimitState, type StoreLimit } from "../budget/store.js";
 import { parseOptions, positiveWhole } from "../validation.js";
 import { CHECK, RELEASE, RESERVE, SETTLE, UNDO } from "./redis-scripts.js";
+import { ReplicaWaits } from "./redis-replicas.js";
 import { checkUnits, endUnits, reserveUnits, type RunScript, type Unit } from "./redis-units.js";
 
 /** Options of {@link RedisBudgetStore}. */
@@ -71,12 +72,6 @@ type ScriptReply = Array<number | string>;
 /** Each script under the command name it is defined as on the client. */
 const SCRIPTS = { check: ["lcmCheck", CHECK], reserve: ["lcmReserve", RESERVE], undo: ["lcmUndo", UNDO], settle: ["lcmSettle", SETTLE], release: ["lcmRelease", RELEASE] } as const;
 
-/** How long a write waits for its replicas (`waitForReplicas`) before the store goes on without them. */
-const REPLICA_WAIT_MS = 100;
-
-/** How long a primary whose replicas fell short is not waited for (its writes then go unconfirmed). */
-const REPLICA_RETRY_MS = 5000;
-
 /** How often the store re-reads Redis' clock; windows roll over by it, so every worker agrees. */
 const CLOCK_REFRESH_MS = 30_000;
 
@@ -106,10 +101,8 @@ export class RedisBudgetStore implements BudgetStore {
   readonly client: Redis | Cluster;
   /** Whether the client is a Redis Cluster: each limit is then its own slot (hash-tagged keys). */
   private readonly clustered: boolean;
-  private readonly waitForReplicas: number;
-  private warnedReplicas = false;
-  /** Primaries (host:port) whose replicas fell short, until when they aren't waited for. */
-  private readonly replicasShort = new Map<string, number>();
+  /** Confirms writes on replicas (`waitForReplicas`); undefined when not asked to. */
+  private readonly replicaWaits: ReplicaWaits | undefined;
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly settledTtlMs: number;
@@ -126,7 +119,8 @@ export class RedisBudgetStore implements BudgetStore {
         ? new Cluster(parsed.cluster, clusterFailFast(this.timeoutMs))
         : new Redis(parsed.url ?? "redis://127.0.0.1:6379", failFast(this.timeoutMs)));
     this.clustered = this.client.isCluster === true;
-    this.waitForReplicas = parsed.waitForReplicas ?? (this.clustered ? 1 : 0);
+    const replicas = parsed.waitForReplicas ?? (this.clustered ? 1 : 0);
+    this.replicaWaits = replicas > 0 ? new ReplicaWaits(replicas) : undefined;
     // Without a listener, ioredis reports a lost connection as an unhandled 'error' event.
     if (!options.client) this.client.on("error", () => {});
     // EVALSHA, falling back to EVAL when Redis hasn't seen a script yet (ioredis does the dance; on a
@@ -240,33 +234,14 @@ export class RedisBudgetStore implements BudgetStore {
     const writes = name !== "check" && !(name === "reserve" && ttlMs === 0);
     return this.run(async () => {
       const reply = await (this.clustered ? command.call(this.client, ...keys, ...args) : command.call(this.client, keys.length, ...keys, ...args));
-      if (writes && this.waitForReplicas > 0) await this.replicated(unit.keys[0]!);
+      if (writes && this.replicaWaits) {
+        // The connection the script went on: ioredis' primary for the unit's slot (one Redis: the client).
+        const node = this.clustered ? primaryOf(this.client as Cluster, unit.keys[0]!) : (this.client as Redis);
+        if (node) await this.replicaWaits.confirm(node);
+      }
       return reply;
     });
   };
-
-  /**
-   * Waits until `waitForReplicas` replicas have what this connection wrote to the primary of `key`'s slot.
-   * `WAIT` counts the writes of the connection it is sent on: the one ioredis sent the script on.
-   */
-  private async replicated(key: string): Promise<void> {
-    const node = this.clustered ? primaryOf(this.client as Cluster, key) : (this.client as Redis);
-    if (!node) return;
-    const address = `${node.options.host}:${node.options.port}`;
-    // A primary whose replicas didn't answer (a replica promoted after a failover has none until the old
-    // primary rejoins) isn't asked again for a while: each write would wait the full 100 ms.
-    if ((this.replicasShort.get(address) ?? 0) > Date.now()) return;
-    const acked = Number(await node.wait(this.waitForReplicas, REPLICA_WAIT_MS));
-    if (acked >= this.waitForReplicas) return void this.replicasShort.delete(address);
-    this.replicasShort.set(address, Date.now() + REPLICA_RETRY_MS);
-    if (this.warnedReplicas) return;
-    this.warnedReplicas = true;
-    console.warn(
-      `langchain-metered: RedisBudgetStore asked ${this.waitForReplicas} replica(s) of ${node.options.host}:${node.options.port} to confirm a write, ` +
-        `and ${acked} did within ${REPLICA_WAIT_MS} ms; the store goes on, but a failover now could lose that write. ` +
-        "If this Redis has no replicas, set waitForReplicas: 0.",
-    );
-  }
 
   /** One operation under the store's own deadline, whatever the client's settings. */
   private run<T>(operation: () => Promise<T>): Promise<T> {

@@ -78,6 +78,12 @@ async function expectQuotaReconciled(
   return ledger;
 }
 
+/** What a failing assertion prints: the phases so far, the fake's requests, the quota's ledger, the workers' stderr. */
+function storyOf(workers: Worker[], phases: Record<string, unknown>) {
+  return (ledger?: Reconciliation) =>
+    JSON.stringify({ phases, requests: server.requests.length, ledger: ledger && { ...ledger, traces: undefined }, stderr: workers.map((w) => w.stderr().slice(-2000)) });
+}
+
 /** Two users on four workers (w0, w1: A; w2, w3: B), one tenant. */
 function users(tenant: string, quotaUsd: { tenant: number; a: number; b: number }) {
   const [a, b] = [uniqueId("ua"), uniqueId("ub")];
@@ -155,8 +161,7 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
           })),
         );
         const phases: Record<string, unknown> = {};
-        const story = (ledger?: Reconciliation) =>
-          JSON.stringify({ phases, requests: server.requests.length, ledger: ledger && { ...ledger, traces: undefined }, stderr: workers.map((w) => w.stderr().slice(-2000)) });
+        const story = storyOf(workers, phases);
         let reports: WorkerReport[] = [];
         const victim = await cluster!.primaryOf(await cluster!.slotOf(`lcm:{${keys.tenant}}`));
         try {
@@ -222,8 +227,7 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
         })),
       );
       const phases: Record<string, unknown> = {};
-      const story = (ledger?: Reconciliation) =>
-        JSON.stringify({ phases, requests: server.requests.length, ledger: ledger && { ...ledger, traces: undefined }, stderr: workers.map((w) => w.stderr().slice(-2000)) });
+      const story = storyOf(workers, phases);
       let reports: WorkerReport[] = [];
       try {
         await untilRequests(40, story);
