@@ -46,7 +46,7 @@ const FORMATS = [
 /** What each entry may import (besides our own chunks) beyond @langchain/*, zod, genai-prices and js-tiktoken. */
 const ALLOWED: Record<string, string[]> = {
   index: [],
-  redis: ["ioredis", "node:perf_hooks"],
+  redis: ["ioredis", "cluster-key-slot", "node:perf_hooks"],
   langfuse: ["@langfuse/langchain"],
   "langfuse-langchain": ["langfuse-langchain"],
   jsonl: ["node:fs/promises"],
