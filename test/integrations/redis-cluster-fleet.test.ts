@@ -140,9 +140,10 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
       `a primary killed mid-run and its replica promoted (onStoreError: "${onStoreError}"): calls in flight end once, the policy decides while the slot has no primary, log == counters`,
       async () => {
         serveFleet(server);
-        await cluster!.untilHealthy();
+        await cluster!.untilHealthy({ replicas: true });
         const tenant = uniqueId(`failover-${onStoreError}`);
-        const limits = { tenant: 1, a: 1, b: 1 }; // not spent: this test is about the failover
+        // User A's quota (17 full calls) runs out around the failover; the others aren't spent.
+        const limits = { tenant: 1, a: 0.008, b: 1 };
         const { userOf, keys } = users(tenant, limits);
         const workers = await launcher.startFleet(
           [0, 1, 2, 3].map((i) => ({
@@ -177,6 +178,15 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
           // The old primary comes back, as a replica of the one promoted.
           await victim.start();
           await untilRequests(server.requests.length + 10, story);
+          if (onStoreError === "deny") {
+            // User A goes on until its quota is spent (it is refused once less than a call is left).
+            let spent = 0;
+            for (const until = Date.now() + 30_000; spent <= 8_000_000 - FULL_RESERVATION_NANO && Date.now() < until; ) {
+              spent = Number((await admin.hget(`lcm:{${keys.a}}`, "spent")) ?? 0);
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            expect(spent, story()).toBeGreaterThan(8_000_000 - FULL_RESERVATION_NANO);
+          }
         } finally {
           for (const w of workers) w.child.send("stop");
           reports = await Promise.all(workers.map((w: Worker) => w.done));
@@ -192,7 +202,9 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
         const lines = workers.flatMap((w) => readLog(w.logPath));
         const localCalls = onStoreError === "allow";
         const tenantLedger = await expectQuotaReconciled(keys.tenant, lines, 1e9, story, { localCalls });
-        await expectQuotaReconciled(keys.a, lines, 1e9, story, { localCalls });
+        const aLedger = await expectQuotaReconciled(keys.a, lines, 8_000_000, story, { localCalls });
+        // Fail closed, user A's quota was spent (up to one call's hold) and not overspent, failover or not.
+        if (!localCalls) expect(aLedger.counter, story(aLedger)).toBeGreaterThan(8_000_000 - FULL_RESERVATION_NANO);
         await expectQuotaReconciled(keys.b, lines, 1e9, story, { localCalls });
         // "allow": some calls went on on local quotas while the slot had no primary (in the log, not in Redis).
         if (localCalls) expect(tenantLedger.localOnly.length, story(tenantLedger)).toBeGreaterThan(0);
@@ -208,9 +220,10 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
     "the tenant's slot moved to another primary mid-run (MIGRATING/IMPORTING, keys moved one by one; the workers redirected by ASK, TRYAGAIN, MOVED): log == counters",
     async () => {
       serveFleet(server);
-      await cluster!.untilHealthy();
+      await cluster!.untilHealthy({ replicas: true });
       const tenant = uniqueId("migrated");
-      const limits = { tenant: 1, a: 1, b: 1 };
+      // User A's quota (17 full calls) runs out around the move; the others aren't spent.
+      const limits = { tenant: 1, a: 0.008, b: 1 };
       const { userOf, keys } = users(tenant, limits);
       const workers = await launcher.startFleet(
         [0, 1, 2, 3].map((i) => ({
@@ -256,7 +269,8 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
       expect(reports.flatMap((r) => r.errors), story()).toEqual([]);
       const lines = workers.flatMap((w) => readLog(w.logPath));
       await expectQuotaReconciled(keys.tenant, lines, 1e9, story);
-      await expectQuotaReconciled(keys.a, lines, 1e9, story);
+      const aLedger = await expectQuotaReconciled(keys.a, lines, 8_000_000, story);
+      expect(aLedger.counter, story(aLedger)).toBeGreaterThan(8_000_000 - FULL_RESERVATION_NANO); // spent, up to one call's hold
       await expectQuotaReconciled(keys.b, lines, 1e9, story);
       console.log(`[cluster fleet, slot migration] ${JSON.stringify(phases)}`);
     },

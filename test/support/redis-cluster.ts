@@ -27,8 +27,11 @@ export interface RedisClusterHandle {
   migrateSlot(slot: number, to: RedisServerHandle, options?: { pauseMs?: number; onMigrating?: () => void }): Promise<number>;
   /** Error replies a node has sent, by kind (`INFO errorstats`: `MOVED`, `ASK`, `TRYAGAIN`, …). */
   errorStats(server: RedisServerHandle): Promise<Record<string, number>>;
-  /** Waits until every running node says `cluster_state:ok` and they agree on who serves every slot. */
-  untilHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * Waits until every running node says `cluster_state:ok` and they agree on who serves every slot, and, with
+   * `replicas`, until every primary has a replica in sync (so killing it fails over, and a write's `WAIT` returns).
+   */
+  untilHealthy(options?: { timeoutMs?: number; replicas?: boolean }): Promise<void>;
   /** Stops every node and removes their files. */
   close(): Promise<void>;
 }
@@ -51,6 +54,9 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
             "--cluster-node-timeout", String(nodeTimeoutMs),
             // A cluster with a slot whose primary is gone still answers for the other slots.
             "--cluster-require-full-coverage", "no",
+            // A replica takes over however long it was apart from its primary (the default refuses one whose data
+            // may be old: a primary just restarted as a replica, on a busy machine).
+            "--cluster-replica-validity-factor", "0",
           ],
         }),
       );
@@ -126,7 +132,7 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
         const info = await redis.info("errorstats");
         return Object.fromEntries([...info.matchAll(/errorstat_(\w+):count=(\d+)/g)].map(([, kind, count]) => [kind!, Number(count)]));
       }),
-    async untilHealthy(timeoutMs = 20_000) {
+    async untilHealthy({ timeoutMs = 20_000, replicas = false } = {}) {
       const until = Date.now() + timeoutMs;
       let last = "";
       while (Date.now() < until) {
@@ -137,8 +143,14 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
           const agreed = views.every((view) => JSON.stringify(view.sort()) === JSON.stringify(views[0]!.sort()));
           const covered = (views[0] ?? []).reduce((sum, [from, to]) => sum + (to - from + 1), 0) === 16_384;
           const owned = (views[0] ?? []).every(([, , port]) => byPort.get(port)?.running);
-          if (infos.every((info) => info.includes("cluster_state:ok")) && agreed && covered && owned) return;
-          last = `state ok on ${infos.filter((i) => i.includes("cluster_state:ok")).length}/${running.length}, agreed ${agreed}, covered ${covered}, owners up ${owned}`;
+          const primaries = [...new Set((views[0] ?? []).map(([, , port]) => port))];
+          const synced =
+            !replicas ||
+            (await Promise.all(primaries.map((port) => withNode(byPort.get(port)!, (redis) => redis.info("replication"))))).every((info) =>
+              /slave0:.*state=online/.test(info),
+            );
+          if (infos.every((info) => info.includes("cluster_state:ok")) && agreed && covered && owned && synced) return;
+          last = `state ok on ${infos.filter((i) => i.includes("cluster_state:ok")).length}/${running.length}, agreed ${agreed}, covered ${covered}, owners up ${owned}, replicas in sync ${synced}`;
         } catch (error) {
           last = String(error);
         }
@@ -150,17 +162,7 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
       await Promise.all(servers.map((s) => s.close()));
     },
   };
-  await handle.untilHealthy();
   // Replicas sync after the cluster is made: until they are online, a write's WAIT for a replica times out.
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const primaries = new Set((await slotOwners(servers[0]!)).map(([, , port]) => port));
-    const online = await Promise.all(
-      [...primaries].map((port) => withNode(byPort.get(port)!, (redis) => redis.info("replication")).then((info) => /slave0:.*state=online/.test(info))),
-    );
-    if (online.every(Boolean)) break;
-    if (Date.now() > until) throw new Error("the Redis Cluster's replicas did not come online within 20 s");
-    await sleep(50);
-  }
+  await handle.untilHealthy({ replicas: true });
   return handle;
 }
