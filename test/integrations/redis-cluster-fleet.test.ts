@@ -15,7 +15,7 @@ import type { MeterEntry } from "../../src/index.js";
 import { windowAt } from "../../src/budget/windows.js";
 import { encoderFor } from "../../src/usage/tokenizer.js";
 import { eventually } from "../budget/helpers.js";
-import { fleet, FULL_RESERVATION_NANO, PROMPT, serveFleet, type Worker } from "../support/fleet.js";
+import { fleet, FULL_RESERVATION_NANO, PROMPT, serveFleet, type Worker, type WorkerSettings } from "../support/fleet.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/openai-server.js";
 import { type RedisClusterHandle, startRedisCluster } from "../support/redis-cluster.js";
 import { lastLines, readLog, type Reconciliation, reconcile } from "../support/redis-ledger.js";
@@ -92,6 +92,21 @@ function users(tenant: string, quotaUsd: { tenant: number; a: number; b: number 
   return { userOf, keys };
 }
 
+/**
+ * Four workers (w0, w1: user A; w2, w3: user B) of a fresh tenant, once every primary has a replica in sync. User
+ * A's quota ($0.008, 17 full calls) runs out during the test; the tenant's and B's ($1) aren't spent.
+ */
+async function startQuotaFleet(label: string, settings: (i: number) => Partial<WorkerSettings>) {
+  serveFleet(server);
+  await cluster!.untilHealthy({ replicas: true });
+  const tenant = uniqueId(label);
+  const { userOf, keys } = users(tenant, { tenant: 1, a: 0.008, b: 1 });
+  const workers = await launcher.startFleet(
+    [0, 1, 2, 3].map((i) => ({ name: `w${i}`, tenant, quotaUsd: 1, user: userOf(i), mode: "model" as const, lanes: 2, prompt: PROMPT, ...settings(i) })),
+  );
+  return { keys, workers };
+}
+
 describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's and a user's quota in different slots", () => {
   it(
     "4 processes × 3 calls in flight end at or under both quotas, and each quota's counter equals the logs to the nano-dollar",
@@ -139,28 +154,14 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
     it(
       `a primary killed mid-run and its replica promoted (onStoreError: "${onStoreError}"): calls in flight end once, the policy decides while the slot has no primary, log == counters`,
       async () => {
-        serveFleet(server);
-        await cluster!.untilHealthy({ replicas: true });
-        const tenant = uniqueId(`failover-${onStoreError}`);
-        // User A's quota (17 full calls) runs out around the failover; the others aren't spent.
-        const limits = { tenant: 1, a: 0.008, b: 1 };
-        const { userOf, keys } = users(tenant, limits);
-        const workers = await launcher.startFleet(
-          [0, 1, 2, 3].map((i) => ({
-            name: `w${i}`,
-            tenant,
-            quotaUsd: limits.tenant,
-            user: userOf(i),
-            mode: i % 2 ? ("handler" as const) : ("model" as const),
-            lanes: 2,
-            prompt: PROMPT,
-            reservationTtlMs: 3000,
-            timeoutMs: 1000,
-            onStoreError,
-            storeTimeoutMs: 500,
-            pauseMs: 20,
-          })),
-        );
+        const { keys, workers } = await startQuotaFleet(`failover-${onStoreError}`, (i) => ({
+          mode: i % 2 ? "handler" : "model",
+          reservationTtlMs: 3000,
+          timeoutMs: 1000,
+          onStoreError,
+          storeTimeoutMs: 500,
+          pauseMs: 20,
+        }));
         const phases: Record<string, unknown> = {};
         const story = storyOf(workers, phases);
         let reports: WorkerReport[] = [];
@@ -219,26 +220,7 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
   it(
     "the tenant's slot moved to another primary mid-run (MIGRATING/IMPORTING, keys moved one by one; the workers redirected by ASK, TRYAGAIN, MOVED): log == counters",
     async () => {
-      serveFleet(server);
-      await cluster!.untilHealthy({ replicas: true });
-      const tenant = uniqueId("migrated");
-      // User A's quota (17 full calls) runs out around the move; the others aren't spent.
-      const limits = { tenant: 1, a: 0.008, b: 1 };
-      const { userOf, keys } = users(tenant, limits);
-      const workers = await launcher.startFleet(
-        [0, 1, 2, 3].map((i) => ({
-          name: `w${i}`,
-          tenant,
-          quotaUsd: limits.tenant,
-          user: userOf(i),
-          mode: "model" as const,
-          lanes: 2,
-          prompt: PROMPT,
-          reservationTtlMs: 30_000,
-          storeTimeoutMs: 5000,
-          pauseMs: 10,
-        })),
-      );
+      const { keys, workers } = await startQuotaFleet("migrated", () => ({ reservationTtlMs: 30_000, storeTimeoutMs: 5000, pauseMs: 10 }));
       const phases: Record<string, unknown> = {};
       const story = storyOf(workers, phases);
       let reports: WorkerReport[] = [];
