@@ -218,7 +218,7 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
   }
 
   it(
-    "the tenant's slot moved to another primary mid-run (MIGRATING/IMPORTING, keys moved one by one; the workers redirected by ASK, TRYAGAIN, MOVED): log == counters",
+    "the tenant's slot moved to another primary mid-run (MIGRATING/IMPORTING, keys moved one by one under the workers' calls, which the old owner redirects): log == counters",
     async () => {
       const { keys, workers } = await startQuotaFleet("migrated", () => ({ reservationTtlMs: 30_000, storeTimeoutMs: 5000, pauseMs: 10 }));
       const phases: Record<string, unknown> = {};
