@@ -466,6 +466,12 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
             }
           }
 
+          if (onStoreError === "deny") {
+            // The recovery for a killed worker (README): replay its log. Its other lanes ran on while it was
+            // killed, so a call may have been logged as billed with its settle still on its way to Redis; the
+            // replay settles it (and changes nothing for calls Redis had settled).
+            phases.replayedLines = (await replayLog(store, readLog(workers[3]!.logPath))).length;
+          }
           const lines = workers.flatMap((w) => readLog(w.logPath));
           const ledger = await expectReconciled(key, lines, story, dead);
           expect(reports.flatMap((r) => r.errors), story(ledger)).toEqual([]);
