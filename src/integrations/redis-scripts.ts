@@ -122,16 +122,9 @@ local function answer(figures, extra)
 end
 `;
 
-/** check → `{ refusedIndex (0 = none), spent1, reserved1, ... }`: refused when spent >= limit. */
+/** check → `{ 0, spent1, reserved1, ... }` (whether that refuses is decided over every unit: `redis-units.ts`). */
 export const CHECK = `${PRELUDE}
-local out = states()
-for i = 1, n do
-  if out[2 * i] >= limitOf(i) then
-    out[1] = i
-    break
-  end
-end
-return answer(out)
+return answer(states())
 `;
 
 /**
@@ -156,15 +149,20 @@ for i = 1, n do
 end
 if ttl == 0 then return answer(out) end
 local before = {}
+local function was(kind, amount, at)
+  before[#before + 1] = kind
+  before[#before + 1] = amount
+  before[#before + 1] = at or '0'
+end
 for i = 1, n do
   if own[i] then
-    before[#before + 1], before[#before + 2], before[#before + 3] = 'held', own[i], redis.call('ZSCORE', key(i, 3), id) or '0'
+    was('held', own[i], redis.call('ZSCORE', key(i, 3), id))
   elseif charged[i] then
-    before[#before + 1], before[#before + 2], before[#before + 3] = 'charged', charged[i], redis.call('ZSCORE', key(i, 5), id) or '0'
+    was('charged', charged[i], redis.call('ZSCORE', key(i, 5), id))
     redis.call('HDEL', key(i, 4), id)
     redis.call('ZREM', key(i, 5), id)
   else
-    before[#before + 1], before[#before + 2], before[#before + 3] = 'none', '0', '0'
+    was('none', '0', '0')
   end
   move(i, out, -tonumber(charged[i] or '0'), amount - tonumber(own[i] or '0'))
   redis.call('HSET', key(i, 2), id, ARGV[3])

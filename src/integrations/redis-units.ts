@@ -41,10 +41,7 @@ export interface Unit {
   marker: (callId: string) => string;
 }
 
-/** What a call had in each limit of a unit before `reserve` replaced it: kind, amount, at (for `undo`). */
-type Before = string[];
-
-/** Runs one script on one unit; the reply as Redis sent it. */
+/** Runs one script on one unit. */
 export type RunScript = (
   script: "check" | "reserve" | "undo" | "settle" | "release",
   unit: Unit,
@@ -52,13 +49,15 @@ export type RunScript = (
   amountNano: number,
   ttlMs: number,
   extra?: readonly string[],
-) => Promise<Array<number | string>>;
+) => Promise<Reply>;
 
-/** The states of every limit (in the caller's order) from each unit's reply. */
-function merge(count: number, parts: ReadonlyArray<{ unit: Unit; reply: Array<number | string> }>): LimitState[] {
+/** A script's reply, as Redis sent it. */
+type Reply = Array<number | string>;
+
+/** The states of every limit (in the caller's order) from each unit's reply (checked by `checked`). */
+function merge(count: number, parts: ReadonlyArray<{ unit: Unit; reply: Reply }>): LimitState[] {
   const states = new Array<LimitState>(count);
   for (const { unit, reply } of parts) {
-    expectReply(reply, 1 + 2 * unit.limits.length);
     unit.limits.forEach(({ limit, at }, i) => {
       states[at] = { key: limit.key, limitNano: limit.limitNano, spentNano: Number(reply[1 + 2 * i]), reservedNano: Number(reply[2 + 2 * i]) };
     });
@@ -66,17 +65,23 @@ function merge(count: number, parts: ReadonlyArray<{ unit: Unit; reply: Array<nu
   return states;
 }
 
-function expectReply(reply: unknown, atLeast: number): asserts reply is Array<number | string> {
-  if (!Array.isArray(reply) || reply.length < atLeast) {
+/**
+ * `reply`, once it is the shape this version's scripts answer for `unit`: a flag, then spent and reserved per
+ * limit, then (a reserve that held) what the call had before, three values per limit.
+ */
+function checked(unit: Unit, reply: Reply, { held = false } = {}): Reply {
+  const length = (1 + 2 * unit.limits.length) + (held ? 3 * unit.limits.length : 0);
+  if (!Array.isArray(reply) || reply.length !== length) {
     throw new Error(
-      `RedisBudgetStore: expected a script reply of ${atLeast} values, got ${JSON.stringify(reply)}. ` +
+      `RedisBudgetStore: expected a script reply of ${length} values, got ${JSON.stringify(reply)}. ` +
         "Another version of langchain-metered may share this Redis prefix; give each its own `prefix`.",
     );
   }
+  return reply;
 }
 
 /** The limit (in the caller's order) a unit's reply refused, if any. */
-function refusedIn(unit: Unit, reply: Array<number | string>): number | undefined {
+function refusedIn(unit: Unit, reply: Reply): number | undefined {
   return unit.limits[Number(reply[0]) - 1]?.at;
 }
 
@@ -87,14 +92,13 @@ function withRefusal(states: LimitState[], refusedAt: number | undefined): { sta
 
 /** `check` over every unit at once; refused by the first spent limit in the caller's order. */
 export async function checkUnits(units: readonly Unit[], count: number, run: RunScript) {
-  const parts = await Promise.all(units.map(async (unit) => ({ unit, reply: await run("check", unit, "", 0, 0) })));
-  const states = merge(count, parts);
+  const states = merge(count, await Promise.all(units.map(async (unit) => ({ unit, reply: await stateOf(unit, run) }))));
   return withRefusal(states, firstIndex(states, (state) => state.spentNano >= state.limitNano));
 }
 
 /** `settle` (or `release`: cost 0) in every unit at once; the states after it. */
 export async function endUnits(kind: "settle" | "release", units: readonly Unit[], count: number, callId: string, costNano: number, run: RunScript) {
-  const parts = await Promise.all(units.map(async (unit) => ({ unit, reply: await run(kind, unit, callId, costNano, 0) })));
+  const parts = await Promise.all(units.map(async (unit) => ({ unit, reply: checked(unit, await run(kind, unit, callId, costNano, 0)) })));
   return merge(count, parts);
 }
 
@@ -103,19 +107,19 @@ export async function endUnits(kind: "settle" | "release", units: readonly Unit[
  * "already ended" `RangeError` when a unit says the call has ended, after undoing the units it had held.
  */
 export async function reserveUnits(units: readonly Unit[], count: number, callId: string, amountNano: number, ttlMs: number, run: RunScript) {
-  const held: Array<{ unit: Unit; reply: Array<number | string>; before: Before }> = [];
+  const held: Array<{ unit: Unit; reply: Reply }> = [];
   for (const [i, unit] of units.entries()) {
     const reply = await run("reserve", unit, callId, amountNano, ttlMs);
     if (reply[0] === -1) {
       await undo(held, callId, run);
       throw callEndedError(callId);
     }
-    expectReply(reply, 1 + 2 * unit.limits.length);
     const refusedAt = refusedIn(unit, reply);
     if (refusedAt === undefined) {
-      held.push({ unit, reply, before: reply.slice(1 + 2 * unit.limits.length).map(String) });
+      held.push({ unit, reply: checked(unit, reply, { held: true }) });
       continue;
     }
+    checked(unit, reply);
     // Refused here: give back what the earlier units hold, and probe the ones not reached.
     const [undone, probed] = await Promise.all([undo(held, callId, run), probe(units.slice(i + 1), callId, amountNano, run)]);
     const states = merge(count, [...undone, { unit, reply }, ...probed]);
@@ -126,12 +130,18 @@ export async function reserveUnits(units: readonly Unit[], count: number, callId
   return { states: merge(count, held) };
 }
 
-async function stateOf(unit: Unit, run: RunScript) {
-  return run("check", unit, "", 0, 0);
+async function stateOf(unit: Unit, run: RunScript): Promise<Reply> {
+  return checked(unit, await run("check", unit, "", 0, 0));
 }
 
-function undo(held: ReadonlyArray<{ unit: Unit; before: Before }>, callId: string, run: RunScript) {
-  return Promise.all(held.map(async ({ unit, before }) => ({ unit, reply: await run("undo", unit, callId, 0, 0, before) })));
+/** Takes back each held unit's reserve, giving it what the call had there before (the tail of its reserve's reply). */
+function undo(held: ReadonlyArray<{ unit: Unit; reply: Reply }>, callId: string, run: RunScript) {
+  return Promise.all(
+    held.map(async ({ unit, reply }) => {
+      const before = reply.slice(1 + 2 * unit.limits.length).map(String);
+      return { unit, reply: checked(unit, await run("undo", unit, callId, 0, 0, before)) };
+    }),
+  );
 }
 
 /** Whether each unit could take the call now (a reserve with TTL 0 holds nothing). */
@@ -140,7 +150,7 @@ function probe(units: readonly Unit[], callId: string, amountNano: number, run: 
     units.map(async (unit) => {
       const reply = await run("reserve", unit, callId, amountNano, 0);
       // The call ended in a unit not reached: nothing to hold there anyway; read its state.
-      return { unit, reply: reply[0] === -1 ? await stateOf(unit, run) : reply };
+      return { unit, reply: reply[0] === -1 ? await stateOf(unit, run) : checked(unit, reply) };
     }),
   );
 }

@@ -104,6 +104,16 @@ describeRedis("RedisBudgetStore in Redis", () => {
     expect(await redis.hgetall(`lcm:${l.key}`)).toEqual({ spent: "350", reserved: "200" });
   });
 
+  it("says so when a script's reply isn't the shape this version's scripts answer (another version on the same prefix)", async () => {
+    const other = new RedisBudgetStore({ url: redisUrl });
+    try {
+      other.client.defineCommand("lcmCheck", { lua: "return {0, '1', '0', '7'}" }); // one value too many
+      await expect(other.check([limit("shape", 1000)])).rejects.toThrow(/expected a script reply of 3 values, got \[0,"1","0","7"\].*own `prefix`/);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("writes amounts as exact integers: 1e14 and 2^53 − 1, never 1e+14", async () => {
     const l = limit("big", Number.MAX_SAFE_INTEGER);
     await store.reserve("held-1e14", [l], 1e14, 60_000);
