@@ -442,9 +442,9 @@ const SECTION_NOTES = `Reading it: one decision is a whole call's bookkeeping (a
 Redis that is two Lua scripts, about 0.2 ms of round trips with one client, small next to an LLM call of hundreds of
 milliseconds; 16 calls in flight through one shared store make about 14,000 decisions a second here (10,600 in the
 slowest round; 15,000 in an earlier run on a quieter machine), above the goal of 10,000, where 0.1.0 made
-3,700–4,100 and the store just before this change about 10,400 in the same rounds. Redis' own time per script fell from 42 to 29 µs (\`INFO commandstats\`):
+3,700–4,100 and the store just before this change about 10,400 in the same rounds. Redis' own time per script fell from 42 to 29 µs (\`INFO commandstats\` read by hand after a 3 s loop of 16 clients on one shared store, before and after; not part of the bench):
 each limit keeps a running sum of its holds instead of adding them up on every read, and expiries are set only on
-keys a script writes. Redis, the Node process and the machine's other load share 2 CPUs here (see the load average),
+keys a script writes. Also by hand, not in the bench: ioredis auto-pipelining on the store's own client made 9,000–10,000 decisions/s where the same loop without it made 12,000–13,000, so it is off. Redis, the Node process and the machine's other load share 2 CPUs here (see the load average),
 so rounds vary and these are a floor, not Redis' ceiling. On the cluster a decision is two holds one after the other
 and two settlements at once, each confirmed by a replica (\`WAIT\`, shared by the writes of a connection), on six
 \`redis-server\`s sharing the same 2 CPUs: fewer decisions per second, and the row without \`waitForReplicas\` shows
