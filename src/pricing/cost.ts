@@ -1,5 +1,5 @@
 import type { Usage } from "../usage/usage.js";
-import { type NanoUsd, roundCall } from "./money.js";
+import { type Femto, femtoPlus, femtoTimes, type NanoUsd, roundCall } from "./money.js";
 import { type CompiledPrice, type RateKind, rateAt } from "./model-price.js";
 
 /**
@@ -45,25 +45,25 @@ export function costOfUsage(usage: Usage, price: CompiledPrice): NanoCost {
     );
   }
   const at = usage.inputTokens;
-  const charge = (tokens: number, rate: CompiledPrice[RateKind]) => BigInt(tokens) * rateAt(rate, at);
+  const charge = (tokens: number, rate: CompiledPrice[RateKind]) => femtoTimes(tokens, rateAt(rate, at));
 
-  const parts: Array<readonly [CostKey, bigint]> = [];
-  const add = (key: CostKey, tokens: number, femto: bigint) => {
+  const parts: Array<readonly [CostKey, Femto]> = [];
+  const add = (key: CostKey, tokens: number, femto: Femto) => {
     if (tokens > 0) parts.push([key, femto]);
   };
   add("input", plainInput, charge(plainInput, price.input));
-  add("input_cache_read", usage.cacheReadTokens, charge(cacheReadText, price.cacheRead) + charge(cacheReadAudio, price.cacheReadAudio));
+  add("input_cache_read", usage.cacheReadTokens, femtoPlus(charge(cacheReadText, price.cacheRead), charge(cacheReadAudio, price.cacheReadAudio)));
   add(
     "input_cache_write",
     usage.cacheWriteTokens,
-    charge(cacheWrite5m, price.cacheWrite) + charge(usage.cacheWrite1hTokens, price.cacheWrite1h),
+    femtoPlus(charge(cacheWrite5m, price.cacheWrite), charge(usage.cacheWrite1hTokens, price.cacheWrite1h)),
   );
   add("input_audio", usage.inputAudioTokens, charge(usage.inputAudioTokens, price.inputAudio));
   add("output", plainOutput, charge(plainOutput, price.output));
   add("output_reasoning", usage.reasoningTokens, charge(usage.reasoningTokens, price.outputReasoning));
   add("output_audio", usage.outputAudioTokens, charge(usage.outputAudioTokens, price.outputAudio));
   const searches = usage.webSearchRequests ?? 0;
-  add("web_search", searches, BigInt(searches) * price.webSearch);
+  add("web_search", searches, femtoTimes(searches, price.webSearch));
 
   const { totalNano, partsNano } = roundCall(parts);
   return { totalNanoUsd: totalNano, detailsNanoUsd: Object.fromEntries(partsNano) };

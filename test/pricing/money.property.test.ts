@@ -12,9 +12,36 @@ import { roundCall } from "../../src/pricing/money.js";
 const FEMTO_PER_NANO = 1_000_000n;
 const roundHalfUp = (femto: bigint): number => Number((femto + FEMTO_PER_NANO / 2n) / FEMTO_PER_NANO);
 
+/** The rounding as it was first written, all in BigInt with a stable sort: the reference the fast path must match. */
+function referenceRoundCall(parts: ReadonlyArray<readonly [string, bigint]>): { totalNano: number; partsNano: Array<[string, number]> } {
+  const total = parts.reduce((sum, [, femto]) => sum + femto, 0n);
+  const totalNano = (total + FEMTO_PER_NANO / 2n) / FEMTO_PER_NANO;
+  const floors = parts.map(([key, femto]) => ({ key, nano: femto / FEMTO_PER_NANO, remainder: femto % FEMTO_PER_NANO }));
+  let leftover = totalNano - floors.reduce((sum, part) => sum + part.nano, 0n);
+  for (const part of [...floors].sort((a, b) => (b.remainder > a.remainder ? 1 : b.remainder < a.remainder ? -1 : 0))) {
+    if (leftover <= 0n) break;
+    part.nano += 1n;
+    leftover -= 1n;
+  }
+  return { totalNano: Number(totalNano), partsNano: floors.map((part) => [part.key, Number(part.nano)]) };
+}
+
 describe("roundCall", () => {
   const parts = fc.array(fc.tuple(fc.constantFrom("a", "b", "c", "d", "e", "f", "g"), fc.bigInt({ min: 0n, max: 10n ** 15n })), {
     maxLength: 7,
+  });
+  // Amounts from a few femto to past 2^53 (BigInt there, as costOfUsage hands them), with many equal remainders.
+  const amount = fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 7n }), fc.bigInt({ min: 0n, max: 10n ** 17n }), fc.constantFrom(500_000n, 1_500_000n, 2n ** 53n + 7n));
+  const mixed = fc.array(fc.tuple(fc.constantFrom("a", "b", "c", "d", "e", "f", "g", "h"), amount, fc.boolean()), { maxLength: 8 });
+
+  it("in numbers or BigInts alike, matches the reference to the nano-dollar, ties to the earlier part", () => {
+    fc.assert(
+      fc.property(mixed, (p) => {
+        const asGiven = p.map(([key, femto, asNumber]) => [key, asNumber && femto <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(femto) : femto] as const);
+        expect(roundCall(asGiven)).toEqual(referenceRoundCall(p.map(([key, femto]) => [key, femto] as const)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("total is the exact femto sum rounded half up, once", () => {
@@ -149,6 +176,15 @@ describe("costOfUsage", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("stays exact where tokens × rate crosses 2^53 (floating point below, BigInt past it)", () => {
+    const price = compilePrice({ input: 97.654321, output: 90.000001 });
+    for (const tokens of [92_233, 92_237, 100_003, 1_234_567, 9_999_991]) {
+      const usage: Usage = { ...toUsage({ plain: tokens, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0, inputAudio: 0, plainOutput: tokens, reasoning: 0, outputAudio: 0 }) };
+      const exact = BigInt(tokens) * 97_654_321_000n + BigInt(tokens) * 90_000_001_000n;
+      expect(costOfUsage(usage, price).totalNanoUsd).toBe(roundHalfUp(exact));
+    }
   });
 
   it("with flat prices, equals Σ tokens × rate in femto-USD, rounded half up once", () => {
