@@ -1,10 +1,10 @@
 import type { BaseMessage } from "@langchain/core/messages";
 import { LangChainTracer } from "@langchain/core/tracers/tracer_langchain";
-import { type CostRecord, recordOfError } from "../budget/cost-record.js";
+import { type CostRecord, recordOfCost, recordOfError } from "../budget/cost-record.js";
 import { recordOfRun } from "../budget/run-records.js";
 import type { Cost } from "../pricing/price-usage.js";
 import { UnsupportedVersionError } from "./internals.js";
-import { endedRunCost } from "./price-call.js";
+import { costOf, endedRunCost } from "./price-call.js";
 
 /**
  * LangSmith reads a chat-model run's costs from `usage_metadata` in the run's metadata, which LangChain's own
@@ -39,10 +39,14 @@ export function installLangSmithCosts(): void {
   if (typeof onError !== "function" || typeof proto.getRunById !== "function") {
     throw new UnsupportedVersionError("LangChainTracer.handleLLMError", "@langchain/core");
   }
-  // LangChain's BaseTracer awaits onLLMEnd before it sends the run's end.
+  // LangChain's BaseTracer awaits onLLMEnd before it sends the run's end. A metered model's cost is on its
+  // message, read at once; only a plain model's run waits (for its budget handler's record).
   proto.onLLMEnd = async function onLLMEnd(this: unknown, run: TracedRun) {
     await onEnd.call(this, run);
-    const { cost, record } = await endedRunCost(run.outputs?.generations?.at(-1)?.at(-1)?.message, run.id);
+    const message = run.outputs?.generations?.at(-1)?.at(-1)?.message;
+    const metered = costOf(message);
+    if (metered) return annotate(run, metered, recordOfCost(metered));
+    const { cost, record } = await endedRunCost(message, run.id);
     annotate(run, cost, record);
   };
   // A paid call can end in an error: the one that took its budget over the limit, a corrupt usage. Its
@@ -61,50 +65,62 @@ function annotate(run: TracedRun, cost: Cost | undefined, record: CostRecord | u
   const metadata = (run.extra.metadata ??= {});
   const usage = metadata.usage_metadata as { total_tokens?: unknown } | undefined;
   // No usage from the provider: the run shows the tokens the estimate priced, not 0 beside a cost.
-  const estimated = cost.estimatedUsage && !(typeof usage?.total_tokens === "number" && usage.total_tokens > 0) ? cost.estimatedUsage : {};
-  metadata.usage_metadata = { ...usage, ...estimated, ...langSmithCost(cost) };
+  const estimated = cost.estimatedUsage && !(typeof usage?.total_tokens === "number" && usage.total_tokens > 0) ? cost.estimatedUsage : undefined;
+  // A copy: the tracer's usage_metadata is the message's own, which stays as the provider package made it.
+  metadata.usage_metadata = Object.assign({}, usage, estimated, langSmithCost(cost));
+  const metered: Record<string, unknown> = { price_source: cost.priceSource, estimated: cost.estimated };
+  if (cost.estimate) metered.estimate = cost.estimate;
   const budget = record?.budget;
-  metadata.metered = {
-    price_source: cost.priceSource,
-    estimated: cost.estimated,
-    ...(cost.estimate ? { estimate: cost.estimate } : {}),
-    ...(budget ? { budget: { ...budget, limitUsd: finiteOrNull(budget.limitUsd), remainingUsd: finiteOrNull(budget.remainingUsd) } } : {}),
-  };
+  if (budget) metered.budget = Object.assign({}, budget, { limitUsd: finiteOrNull(budget.limitUsd), remainingUsd: finiteOrNull(budget.remainingUsd) });
+  metadata.metered = metered;
 }
 
 /** JSON has no Infinity: a budget without a limit says `null`. */
 const finiteOrNull = (usd: number): number | null => (Number.isFinite(usd) ? usd : null);
 
 /** Our keys, as LangSmith's token-detail keys (those of LangChain's `input_token_details` / `output_token_details`). */
-const INPUT_KEYS = { input_cache_read: "cache_read", input_cache_write: "cache_creation", input_audio: "audio", web_search: "web_search" } as const;
-const OUTPUT_KEYS = { output_reasoning: "reasoning", output_audio: "audio" } as const;
+const INPUT_KEYS: Readonly<Record<string, string>> = { input_cache_read: "cache_read", input_cache_write: "cache_creation", input_audio: "audio", web_search: "web_search" };
+const OUTPUT_KEYS: Readonly<Record<string, string>> = { output_reasoning: "reasoning", output_audio: "audio" };
+
+/** LangSmith's `UsageMetadata` cost fields, in USD. */
+export interface LangSmithCostFields {
+  input_cost?: number;
+  output_cost?: number;
+  total_cost: number;
+  input_cost_details?: Record<string, number>;
+  output_cost_details?: Record<string, number>;
+}
 
 /**
  * @internal A cost as LangSmith's `UsageMetadata` cost fields, in USD, to the nano-dollar: input and output
  * each with their details (web searches count on the input side: their results are the model's input), so
  * `input_cost + output_cost === total_cost`. A cost that counts the endpoint's reported figure has no split
- * of it: only `total_cost` is sent.
+ * of it: only `total_cost` is sent. Sums are taken in integer nano-USD, so they don't drift.
  */
-export function langSmithCost(cost: Cost): Record<string, unknown> {
+export function langSmithCost(cost: Cost): LangSmithCostFields {
   if (cost.counted === "reported") return { total_cost: cost.totalUsd };
-  const nano = (usd: number | undefined) => Math.round((usd ?? 0) * 1e9);
-  const side = (plain: "input" | "output", keys: Record<string, string>) => {
-    const details: Record<string, number> = {};
-    let total = nano(cost.details[plain]);
-    for (const [ours, theirs] of Object.entries(keys)) {
-      const part = nano(cost.details[ours as keyof Cost["details"]]);
-      if (part > 0) details[theirs] = part / 1e9;
-      total += part;
+  const { details } = cost;
+  let inputNano = nano(details.input);
+  let outputNano = nano(details.output);
+  let inputDetails: Record<string, number> | undefined;
+  let outputDetails: Record<string, number> | undefined;
+  for (const key in details) {
+    const part = nano(details[key as keyof Cost["details"]]);
+    if (part <= 0) continue;
+    const asInput = INPUT_KEYS[key];
+    const asOutput = OUTPUT_KEYS[key];
+    if (asInput) {
+      inputNano += part;
+      (inputDetails ??= {})[asInput] = part / 1e9;
+    } else if (asOutput) {
+      outputNano += part;
+      (outputDetails ??= {})[asOutput] = part / 1e9;
     }
-    return { total, details };
-  };
-  const input = side("input", INPUT_KEYS);
-  const output = side("output", OUTPUT_KEYS);
-  return {
-    input_cost: input.total / 1e9,
-    output_cost: output.total / 1e9,
-    total_cost: cost.totalUsd,
-    ...(Object.keys(input.details).length ? { input_cost_details: input.details } : {}),
-    ...(Object.keys(output.details).length ? { output_cost_details: output.details } : {}),
-  };
+  }
+  const fields: LangSmithCostFields = { input_cost: inputNano / 1e9, output_cost: outputNano / 1e9, total_cost: cost.totalUsd };
+  if (inputDetails) fields.input_cost_details = inputDetails;
+  if (outputDetails) fields.output_cost_details = outputDetails;
+  return fields;
 }
+
+const nano = (usd: number | undefined): number => Math.round((usd ?? 0) * 1e9);
