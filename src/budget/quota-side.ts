@@ -22,6 +22,8 @@ const redeliveries = new Set<Promise<void>>();
 export class QuotaSide {
   /** A reserve was sent to the budget's own (shared) store: the call may hold there, answered or not. */
   private mayHold = false;
+  /** The store failed and this process's own view took the call (under "allow"): it ends there. */
+  private local = false;
 
   constructor(
     private readonly budget: Budget,
@@ -33,21 +35,24 @@ export class QuotaSide {
   async hold(amount: NanoUsd): Promise<LimitState[] | undefined> {
     const shared = this.budget.current.store;
     const ttl = this.budget.current.reservationTtlMs;
-    const reply = await this.budget.useStore((store) => {
+    const { value: reply, shared: answered } = await this.inStore((store) => {
       if (store === shared) this.mayHold = true;
       return store.reserve(this.id, this.limits, amount, ttl);
     });
-    // A refusal holds nothing (nor does the local view's answer, under "allow", in the shared store).
-    if (reply.refused) this.mayHold = false;
+    // Under "allow", a store that failed leaves the call to this process's own view: it is counted there
+    // only, never settled in the store, which did not check its room (a user's quota on a Redis Cluster, in
+    // a slot that answered, went over its limit that way). A reserve that reached the store and may still
+    // land (or, on a cluster, the limits held before the one that failed) is released there.
+    this.local = !answered;
+    if (this.local && this.mayHold) this.releaseInStore();
+    if (this.local || reply.refused) this.mayHold = false;
     return reply.refused ? reply.states : undefined;
   }
 
   /** After a hold that failed: a reserve that may still land is released, now and until the store answers. */
   abandonHold(then: () => Promise<void>): Promise<void> | void {
     if (!this.mayHold) return then();
-    const release = (store: BudgetStore) => store.release(this.id, this.limits);
-    void release(this.budget.current.store).catch(() => {});
-    this.redeliver(release, then);
+    this.releaseInStore(then);
   }
 
   /**
@@ -56,6 +61,7 @@ export class QuotaSide {
    */
   async settle(cost: NanoUsd): Promise<LimitState[]> {
     const settle = (store: BudgetStore) => store.settle(this.id, this.limits, cost);
+    if (this.local) return settle(localFallback());
     try {
       const { value, shared } = await this.inStore(settle);
       // Under "allow", a failed settle fell back to the local view: the shared store must still hear of it.
@@ -70,6 +76,10 @@ export class QuotaSide {
   /** Drops the call's hold in every quota; `then` runs once the store took it (the log's $0 line). */
   async release(then: () => Promise<void>): Promise<void> {
     const release = (store: BudgetStore) => store.release(this.id, this.limits);
+    if (this.local) {
+      await release(localFallback());
+      return then();
+    }
     const shared = await this.inStore(release).then(
       (done) => done.shared,
       () => false,
@@ -77,6 +87,13 @@ export class QuotaSide {
     // Until the store took it, the log's last line ("held") is what the store would charge if this process died.
     if (!shared && this.mayHold) return this.redeliver(release, then);
     await then();
+  }
+
+  /** Releases the call in the budget's own store, now and, until the store answers, in the background. */
+  private releaseInStore(then?: () => Promise<void>): void {
+    const release = (store: BudgetStore) => store.release(this.id, this.limits);
+    void release(this.budget.current.store).catch(() => {});
+    this.redeliver(release, then);
   }
 
   private async inStore<T>(operation: (store: BudgetStore) => Promise<T>): Promise<{ value: T; shared: boolean }> {

@@ -10,6 +10,7 @@ import {
   type BudgetStore,
   BudgetStoreUnavailableError,
   InMemoryBudgetStore,
+  pendingStoreEnds,
   type Quota,
 } from "../../src/index.js";
 import { storeGuard } from "../../src/budget/store-guard.js";
@@ -29,6 +30,8 @@ class FlakyStore implements BudgetStore {
   down = false;
   /** Operations that fail while down (default: all). */
   failing = new Set(["now", "check", "reserve", "settle", "release"]);
+  /** A reserve that fails while down still lands first (a reply lost on its way back, a timeout). */
+  reserveLands = false;
   calls: string[] = [];
 
   private gate(op: string): void {
@@ -44,6 +47,7 @@ class FlakyStore implements BudgetStore {
     return this.inner.check(...args);
   }
   async reserve(...args: Parameters<BudgetStore["reserve"]>) {
+    if (this.reserveLands) await this.inner.reserve(...args);
     this.gate("reserve");
     return this.inner.reserve(...args);
   }
@@ -147,6 +151,33 @@ describe('onStoreError: "allow"', () => {
     store.down = true; // a new outage is worth a new warning
     await model.invoke("down again", { metadata: META });
     expect(warn).toHaveBeenCalledTimes(2);
+  });
+
+  it("a hard-capped call the store failed to hold is counted locally only: not settled in the store once it is back, and the hold that landed is released", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const store = new FlakyStore();
+    const clock = breakerClock(store);
+    // While the call is out, the store comes back (the breaker's probe is due by the time it settles).
+    server().setDefault(() => {
+      store.down = false;
+      clock.advance(1000);
+      return { usage: USAGE };
+    });
+    const budget = new BudgetCallbackHandler({ hardCap: true, quotas: QUOTAS, store, onStoreError: "allow" });
+    store.failing = new Set(["reserve"]);
+    store.reserveLands = true;
+    store.down = true;
+
+    await meteredModel(server(), { maxTokens: 500 }).invoke("x", { callbacks: [budget], metadata: META });
+    await pendingStoreEnds();
+
+    expect(server().requests).toHaveLength(1);
+    expect(budget.spentUsd).toBeGreaterThan(0); // counted, in this process's view and the log
+    // The store did not check the call's room, so it doesn't count it (a quota could go over its limit that
+    // way); the hold its reserve left there is gone.
+    const [state] = (await store.inner.check([{ key: KEY, limitNano: Number.MAX_SAFE_INTEGER }])).states;
+    expect(state).toMatchObject({ spentNano: 0, reservedNano: 0 });
+    expect(store.calls.filter((op) => op === "settle")).toEqual([]);
   });
 
   it("an explicit handler reused across calls warns once too", async () => {

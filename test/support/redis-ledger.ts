@@ -65,7 +65,7 @@ export interface Reconciliation {
   logged: number;
   /** What Redis' traces explain of the counter: settled calls at their logged cost, plus expired charges. */
   explained: number;
-  /** Calls Redis has no trace of, with a billed last line: metered only by this process (`onStoreError: "allow"`). */
+  /** Calls Redis has no trace of (or only a release), with a billed last line: metered only by this process (`onStoreError: "allow"`). */
   localOnly: MeterEntry[];
   /**
    * Calls Redis has no trace of, with a last line "held": the log is written ahead of the store, so a worker
@@ -84,8 +84,8 @@ export interface Reconciliation {
 /**
  * Reconciles `lines` (every worker's log, concatenated) with the counter `key` (the full Redis key, prefix
  * included) and the call markers (`markerOf(callId)`: `lcm:settled:<id>` on one Redis; `<key>:ended:<id>` per limit on a cluster). Checks every call:
- * - a billed last line: Redis settled it (marker "settled"), or has no trace of it at all (a call metered
- *   locally while the store was down, under "allow": listed in `localOnly`);
+ * - a billed last line: Redis settled it (marker "settled"), or has no trace of it but a release (a call
+ *   metered locally while the store was down, under "allow": listed in `localOnly`);
  * - a last line "held": Redis charged its expired hold at exactly that amount (or still holds it, if it has
  *   not expired yet), or never took it (listed in `unlanded`);
  * - a last line "released" / "refused": Redis holds and charges nothing for it.
@@ -122,8 +122,11 @@ export async function reconcile(
     const say = (what: string) => mismatches.push(`${id}: last line ${line.decision} $${line.costNanoUsd} nano, but ${what} (Redis: ${JSON.stringify(trace)})`);
     if (trace.marker === "settled") explained += line.costNanoUsd;
     if (trace.expired !== undefined) explained += trace.expired;
+    // A call this process's own view took while the store was down ("allow") ends there; whatever hold its
+    // reserve may have left in Redis is released.
+    const releasedOnly = trace.marker === "released" && trace.expired === undefined && trace.held === undefined;
     if (BILLED.has(line.decision)) {
-      if (none) localOnly.push(line);
+      if (none || releasedOnly) localOnly.push(line);
       else if (trace.marker !== "settled" || trace.expired !== undefined || trace.held !== undefined) say("Redis did not settle it");
     } else if (line.decision === "held") {
       const amount = trace.expired ?? trace.held;
