@@ -38,7 +38,7 @@ export class NoopHandler extends BaseCallbackHandler {
 }
 
 /** Records one JSON and one SSE response from the fake server, then serves copies of them. */
-async function cannedFetch(): Promise<typeof fetch> {
+export async function cannedFetch(): Promise<typeof fetch> {
   const server = await startFakeOpenAI({ defaultReply: { content: REPLY_TEXT, usage: SCRIPTED_USAGE } });
   const canned = new Map<boolean, { body: string; headers: Headers }>();
   const record: typeof fetch = async (url, init) => {
