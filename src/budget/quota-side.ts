@@ -35,6 +35,11 @@ export class QuotaSide {
   async hold(amount: NanoUsd): Promise<LimitState[] | undefined> {
     const shared = this.budget.current.store;
     const ttl = this.budget.current.reservationTtlMs;
+    // Once local, a call stays local: its release in the store, still on its way, must not meet a new hold.
+    if (this.local) {
+      const reply = await localFallback().reserve(this.id, this.limits, amount, ttl);
+      return reply.refused ? reply.states : undefined;
+    }
     const { value: reply, shared: answered } = await this.inStore((store) => {
       if (store === shared) this.mayHold = true;
       return store.reserve(this.id, this.limits, amount, ttl);
