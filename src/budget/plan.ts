@@ -1,4 +1,4 @@
-import type { NanoUsd } from "../pricing/money.js";
+import { FEMTO_PER_NANO_BIG, type NanoUsd } from "../pricing/money.js";
 import { type CompiledPrice, type CompiledRate, maxRate, type RateKind, rateAt } from "../pricing/model-price.js";
 
 /**
@@ -14,7 +14,6 @@ export const MIN_USEFUL_OUTPUT_TOKENS = 16;
 /** When a call sets no max tokens and the model's maximum output is unknown, a reservation assumes this many. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 32_768;
 
-const FEMTO_PER_NANO = 1_000_000n;
 
 /** What a hard cap decided for a call before it was sent. */
 export type CallPlan =
@@ -99,7 +98,7 @@ export function boundRates(price: CompiledPrice): Rates {
   return { input: dearest(price, INPUT_KINDS, maxRate), output: dearest(price, OUTPUT_KINDS, maxRate) };
 }
 
-const ceilNano = (femto: bigint): NanoUsd => Number((femto + FEMTO_PER_NANO - 1n) / FEMTO_PER_NANO);
+const ceilNano = (femto: bigint): NanoUsd => Number((femto + FEMTO_PER_NANO_BIG - 1n) / FEMTO_PER_NANO_BIG);
 
 /** @internal What `inputTokens` in and `outputTokens` out cost at `rates`, rounded up to a nano-dollar. */
 export function costAtRates(rates: Rates, inputTokens: number, outputTokens: number): NanoUsd {
@@ -118,7 +117,7 @@ export function worstCaseNano(price: CompiledPrice, inputTokens: number, maxOutp
 export function affordableOutputTokens(price: CompiledPrice, inputTokens: number, availableNano: NanoUsd, choices = 1): number {
   if (availableNano === Number.POSITIVE_INFINITY) return Number.MAX_SAFE_INTEGER;
   const rates = worstRates(price, inputTokens);
-  const left = BigInt(Math.floor(Math.max(0, availableNano))) * FEMTO_PER_NANO - BigInt(wholeTokens(inputTokens)) * rates.input;
+  const left = BigInt(Math.floor(Math.max(0, availableNano))) * FEMTO_PER_NANO_BIG - BigInt(wholeTokens(inputTokens)) * rates.input;
   if (left <= 0n) return 0;
   if (rates.output === 0n) return Number.MAX_SAFE_INTEGER;
   const tokens = left / (rates.output * BigInt(Math.max(1, choices)));

@@ -80,26 +80,27 @@ export class QuotaSide {
 
   /** Drops the call's hold in every quota; `then` runs once the store took it (the log's $0 line). */
   async release(then: () => Promise<void>): Promise<void> {
-    const release = (store: BudgetStore) => store.release(this.id, this.limits);
     if (this.local) {
-      await release(localFallback());
+      await this.releaseIn(localFallback());
       return then();
     }
-    const shared = await this.inStore(release).then(
+    const shared = await this.inStore(this.releaseIn).then(
       (done) => done.shared,
       () => false,
     );
     // Until the store took it, the log's last line ("held") is what the store would charge if this process died.
-    if (!shared && this.mayHold) return this.redeliver(release, then);
+    if (!shared && this.mayHold) return this.redeliver(this.releaseIn, then);
     await then();
   }
 
   /** Releases the call in the budget's own store, now and, until the store answers, in the background. */
   private releaseInStore(then?: () => Promise<void>): void {
-    const release = (store: BudgetStore) => store.release(this.id, this.limits);
-    void release(this.budget.current.store).catch(() => {});
-    this.redeliver(release, then);
+    void this.releaseIn(this.budget.current.store).catch(() => {});
+    this.redeliver(this.releaseIn, then);
   }
+
+  /** Drops the call's hold in `store`. */
+  private readonly releaseIn = (store: BudgetStore) => store.release(this.id, this.limits);
 
   private async inStore<T>(operation: (store: BudgetStore) => Promise<T>): Promise<{ value: T; shared: boolean }> {
     const sharedStore = this.budget.current.store;

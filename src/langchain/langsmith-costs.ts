@@ -1,10 +1,10 @@
 import type { BaseMessage } from "@langchain/core/messages";
 import { LangChainTracer } from "@langchain/core/tracers/tracer_langchain";
-import { type CostRecord, recordOfCost, recordOfError } from "../budget/cost-record.js";
+import { type CostRecord, recordOfError } from "../budget/cost-record.js";
 import { recordOfRun } from "../budget/run-records.js";
 import type { Cost } from "../pricing/price-usage.js";
 import { UnsupportedVersionError } from "./internals.js";
-import { costOf, endedRunCost } from "./price-call.js";
+import { endedRunCost } from "./price-call.js";
 
 /**
  * LangSmith reads a chat-model run's costs from `usage_metadata` in the run's metadata, which LangChain's own
@@ -39,14 +39,10 @@ export function installLangSmithCosts(): void {
   if (typeof onError !== "function" || typeof proto.getRunById !== "function") {
     throw new UnsupportedVersionError("LangChainTracer.handleLLMError", "@langchain/core");
   }
-  // LangChain's BaseTracer awaits onLLMEnd before it sends the run's end. A metered model's cost is on its
-  // message, read at once; only a plain model's run waits (for its budget handler's record).
+  // LangChain's BaseTracer awaits onLLMEnd before it sends the run's end.
   proto.onLLMEnd = async function onLLMEnd(this: unknown, run: TracedRun) {
     await onEnd.call(this, run);
-    const message = run.outputs?.generations?.at(-1)?.at(-1)?.message;
-    const metered = costOf(message);
-    if (metered) return annotate(run, metered, recordOfCost(metered));
-    const { cost, record } = await endedRunCost(message, run.id);
+    const { cost, record } = await endedRunCost(run.outputs?.generations?.at(-1)?.at(-1)?.message, run.id);
     annotate(run, cost, record);
   };
   // A paid call can end in an error: the one that took its budget over the limit, a corrupt usage. Its

@@ -3,12 +3,12 @@ import type { Budget } from "../budget/budget.js";
 import type { PricedCall } from "../budget/budget-call.js";
 import { boundRates, type Rates } from "../budget/plan.js";
 import type { PriceCatalog } from "../pricing/catalog.js";
+import { FEMTO_PER_NANO } from "../pricing/money.js";
 import { costFromQuote } from "../pricing/price-usage.js";
 import { encoderFor } from "../usage/tokenizer.js";
 import { ZERO_USAGE } from "../usage/usage.js";
 import { countInputTokens, inputTokenBound, utf8Length } from "./messages.js";
 
-const FEMTO_PER_NANO = 1e6;
 
 /**
  * @internal Watches a stream's text against its budget, so it can be stopped as soon as what it received

@@ -8,7 +8,10 @@
 export type NanoUsd = number;
 
 const NANO_PER_USD = 1_000_000_000;
-const FEMTO_PER_NANO = 1_000_000n;
+/** @internal Femto-USD in a nano-dollar. */
+export const FEMTO_PER_NANO = 1_000_000;
+/** @internal The same, for BigInt arithmetic. */
+export const FEMTO_PER_NANO_BIG = 1_000_000n;
 
 /** Converts nano-USD to a USD number for display and the public API. */
 export function nanoToUsd(nano: NanoUsd): number {
@@ -49,12 +52,10 @@ export function femtoPlus(a: Femto, b: Femto): Femto {
 
 /** A non-negative femto amount as whole nano-USD and the femto left over (below a nano-dollar). */
 function splitFemto(femto: Femto): [nano: NanoUsd, remainder: number] {
-  if (typeof femto === "bigint") return [Number(femto / FEMTO_PER_NANO), Number(femto % FEMTO_PER_NANO)];
-  const remainder = femto % FEMTO_PER_NANO_NUMBER;
-  return [(femto - remainder) / FEMTO_PER_NANO_NUMBER, remainder];
+  if (typeof femto === "bigint") return [Number(femto / FEMTO_PER_NANO_BIG), Number(femto % FEMTO_PER_NANO_BIG)];
+  const remainder = femto % FEMTO_PER_NANO;
+  return [(femto - remainder) / FEMTO_PER_NANO, remainder];
 }
-
-const FEMTO_PER_NANO_NUMBER = 1_000_000;
 
 /**
  * Rounds non-negative femto-USD amounts that belong to one call to nano-USD, once: the total is rounded half
@@ -77,7 +78,7 @@ export function roundCall<K extends string>(partsFemto: ReadonlyArray<readonly [
   }
   // Rounding the total half up adds these nano-dollars to the parts' floors (at most one per part): each
   // goes to the largest remainder left, ties to the earlier part, so the result is deterministic.
-  let leftover = Math.floor((remainderFemto + FEMTO_PER_NANO_NUMBER / 2) / FEMTO_PER_NANO_NUMBER);
+  let leftover = Math.floor((remainderFemto + FEMTO_PER_NANO / 2) / FEMTO_PER_NANO);
   const totalNano = floorsNano + leftover;
   for (; leftover > 0; leftover--) {
     let largest = 0;
