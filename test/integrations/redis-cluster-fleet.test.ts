@@ -15,7 +15,7 @@ import type { MeterEntry } from "../../src/index.js";
 import { windowAt } from "../../src/budget/windows.js";
 import { encoderFor } from "../../src/usage/tokenizer.js";
 import { eventually } from "../budget/helpers.js";
-import { fleet, FULL_RESERVATION_NANO, PROMPT, serveFleet, type Worker, type WorkerSettings } from "../support/fleet.js";
+import { fleet, FULL_RESERVATION_NANO, PROMPT, serveFleet, steadyFleet, type Worker, type WorkerSettings } from "../support/fleet.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/openai-server.js";
 import { type RedisClusterHandle, startRedisCluster } from "../support/redis-cluster.js";
 import { lastLines, readLog, type Reconciliation, reconcile } from "../support/redis-ledger.js";
@@ -117,20 +117,7 @@ describeRedis("a fleet of worker processes on a Redis Cluster, with a tenant's a
       const limits = { tenant: 0.02, a: 0.006, b: 1 };
       const { userOf, keys } = users(tenant, limits);
       expect(await cluster!.slotOf(`lcm:{${keys.tenant}}`)).not.toBe(await cluster!.slotOf(`lcm:{${keys.a}}`));
-      const workers = await launcher.startFleet(
-        (["model", "handler", "model", "handler"] as const).map((mode, i) => ({
-          name: `w${i}`,
-          tenant,
-          quotaUsd: limits.tenant,
-          user: userOf(i),
-          mode,
-          lanes: 3,
-          maxCalls: 40,
-          maxRefusals: 25,
-          prompt: PROMPT,
-          holdWaitMs: 20_000,
-        })),
-      );
+      const workers = await launcher.startFleet(steadyFleet((i) => ({ tenant, quotaUsd: limits.tenant, user: userOf(i) })));
       const reports = await Promise.all(workers.map((w) => w.done));
       const lines = workers.flatMap((w) => readLog(w.logPath));
       const story = (ledger?: Reconciliation) => JSON.stringify({ ledger: ledger && { ...ledger, traces: undefined }, reports });

@@ -13,7 +13,7 @@ import { BudgetCallbackHandler, MeteredChatModel } from "../../src/index.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import { describeStoreContract } from "../budget/store-contract.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/openai-server.js";
-import { describeRedis, redisClusterNodes, uniqueId } from "../support/redis.js";
+import { describeRedis, liveRedisUnderTest, redisClusterNodes, uniqueId } from "../support/redis.js";
 import { seeded } from "../support/seeded.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -22,18 +22,7 @@ const LONG_TTL = 60_000;
 describeRedis("RedisBudgetStore on a Redis Cluster (contract)", () => {
   describeStoreContract("RedisBudgetStore on a Redis Cluster", () => {
     const prefix = `${uniqueId("contract")}:`;
-    const store = new RedisBudgetStore({ cluster: redisClusterNodes, prefix });
-    const peer = new RedisBudgetStore({ client: new Cluster(redisClusterNodes), prefix });
-    return {
-      store,
-      peer,
-      advance: (ms) => sleep(ms),
-      shortTtlMs: 75,
-      cleanup: async () => {
-        await store.close();
-        await peer.close();
-      },
-    };
+    return liveRedisUnderTest(new RedisBudgetStore({ cluster: redisClusterNodes, prefix }), new RedisBudgetStore({ client: new Cluster(redisClusterNodes), prefix }));
   });
 });
 

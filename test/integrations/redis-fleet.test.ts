@@ -31,6 +31,7 @@ import {
   MIN_CALL_NANO,
   PROMPT,
   serveFleet,
+  steadyFleet,
 } from "../support/fleet.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/openai-server.js";
 import { lastLines, readLog, type Reconciliation, reconcile, replayLog } from "../support/redis-ledger.js";
@@ -112,19 +113,7 @@ describeRedis("a fleet of worker processes sharing one tenant quota in Redis", (
       resetServer();
       const tenant = uniqueId("acme");
       const quotaUsd = 0.02; // 20,000,000 nano: 44 full calls at most
-      const workers = await startFleet(
-        (["model", "handler", "model", "handler"] as const).map((mode, i) => ({
-          name: `w${i}`,
-          tenant,
-          quotaUsd,
-          mode,
-          lanes: 3,
-          maxCalls: 40,
-          maxRefusals: 25,
-          prompt: PROMPT,
-          holdWaitMs: 20_000,
-        })),
-      );
+      const workers = await startFleet(steadyFleet(() => ({ tenant, quotaUsd })));
       const reports = await Promise.all(workers.map((w) => w.done));
 
       const key = await monthKey(tenant);

@@ -12,7 +12,7 @@ import type { StoreLimit } from "../../src/budget/store.js";
 import { RedisBudgetStore } from "../../src/integrations/redis.js";
 import { describeStoreContract } from "../budget/store-contract.js";
 import { type RedisServerHandle, startRedisServer } from "../support/redis-server.js";
-import { describeRedis, redisUrl, uniqueId } from "../support/redis.js";
+import { describeRedis, liveRedisUnderTest, redisUrl, uniqueId } from "../support/redis.js";
 
 const HOUR = 3_600_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -28,19 +28,7 @@ function blockEventLoop(ms: number): void {
 describeRedis("RedisBudgetStore (contract)", () => {
   describeStoreContract("RedisBudgetStore", () => {
     const prefix = `${uniqueId("contract")}:`;
-    const store = new RedisBudgetStore({ url: redisUrl, prefix });
-    const peer = new RedisBudgetStore({ url: redisUrl, prefix });
-    return {
-      store,
-      peer,
-      // Redis' clock is the machine's: moving it means waiting (5 waits of 2 × 75 ms in the whole suite).
-      advance: (ms) => sleep(ms),
-      shortTtlMs: 75,
-      cleanup: async () => {
-        await store.close();
-        await peer.close();
-      },
-    };
+    return liveRedisUnderTest(new RedisBudgetStore({ url: redisUrl, prefix }), new RedisBudgetStore({ url: redisUrl, prefix }));
   });
 });
 

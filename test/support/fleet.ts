@@ -58,6 +58,24 @@ export interface Worker {
 /** A worker's settings, less what the fleet fills in (where Redis and the fake are, the log's path). */
 export type WorkerSettings = Omit<WorkerConfig, "redisUrl" | "clusterNodes" | "openaiUrl" | "apiKey" | "logPath">;
 
+/**
+ * The steady fleet both Redis fleet suites run: four workers (a metered model, a budget handler, alternately),
+ * three calls in flight each, 40 calls or 25 refusals, a full prompt, holds waited for up to 20 s; `each(i)`
+ * adds worker i's own settings (its tenant, its user).
+ */
+export function steadyFleet(each: (i: number) => Pick<WorkerSettings, "tenant" | "quotaUsd"> & Partial<WorkerSettings>): WorkerSettings[] {
+  return (["model", "handler", "model", "handler"] as const).map((mode, i) => ({
+    name: `w${i}`,
+    mode,
+    lanes: 3,
+    maxCalls: 40,
+    maxRefusals: 25,
+    prompt: PROMPT,
+    holdWaitMs: 20_000,
+    ...each(i),
+  }));
+}
+
 /** Starts workers against `server` and the Redis `where()` says (read at each start: a restarted server's URL). */
 export function fleet(server: FakeOpenAI, where: () => Pick<WorkerConfig, "redisUrl" | "clusterNodes">) {
   const dir = mkdtempSync(join(tmpdir(), "lcm-fleet-"));

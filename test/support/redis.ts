@@ -4,6 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { describe, inject } from "vitest";
+import type { RedisBudgetStore } from "../../src/integrations/redis.js";
+import type { StoreUnderTest } from "../budget/store-contract.js";
 
 /** `redis://127.0.0.1:<port>` of the run's redis-server, or "" when the Redis suites are skipped. */
 export const redisUrl: string = inject("redisUrl");
@@ -23,4 +25,21 @@ export function describeRedis(name: string, body: () => void): void {
 /** A key part no other test (or test run) shares, so suites running side by side never meet in Redis. */
 export function uniqueId(label: string): string {
   return `${label}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Two stores on the same Redis data (two workers' connections) as the store contract runs them. Redis' clock
+ * is the machine's: moving it means waiting (5 waits of 2 × 75 ms in the whole suite).
+ */
+export function liveRedisUnderTest(store: RedisBudgetStore, peer: RedisBudgetStore): StoreUnderTest {
+  return {
+    store,
+    peer,
+    advance: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    shortTtlMs: 75,
+    cleanup: async () => {
+      await store.close();
+      await peer.close();
+    },
+  };
 }
