@@ -151,7 +151,7 @@ export class BudgetCall {
     const record = costRecord(this.id, priced, this.info, budget.view(runCrossed ? "exceeded" : (plan?.decision ?? "allowed"), plan));
     this.record = record;
     budget.records.push(record);
-    await this.log.ended(record.budget?.decision ?? "allowed", priced.usage, priced.cost, content);
+    if (this.log.writes) await this.log.ended(record.budget?.decision ?? "allowed", priced.usage, priced.cost, content);
     let quotaCrossed: (LimitState & { scope: string }) | undefined;
     let states: LimitState[] = [];
     if (this.limits.length) {
@@ -163,7 +163,9 @@ export class BudgetCall {
       }
     }
     recordCallMetrics(this.info, record);
-    await this.announce(record, cost, states, quotaCrossed?.scope);
+    // Most budgets have no alerts: no promise for them on every call's path.
+    const { alerts } = budget.current;
+    if (alerts.onThreshold || alerts.onEvent) await this.announce(record, cost, states, quotaCrossed?.scope);
     if (runCrossed || quotaCrossed) {
       const stop = budget.stop("exceeded", runCrossed ? undefined : quotaCrossed);
       linkErrorRecord(stop, record);
@@ -173,11 +175,10 @@ export class BudgetCall {
     return record;
   }
 
-  /** The budget's alerts for a settled call: thresholds its cost reached, and what was decided about it. */
+  /** The budget's alerts for a settled call, when it has listeners: thresholds its cost reached, and what was decided. */
   private async announce(record: CostRecord, cost: NanoUsd, states: readonly LimitState[], quotaScope: string | undefined): Promise<void> {
     const { budget } = this;
     const alerts = budget.current.alerts;
-    if (!alerts.onThreshold && !alerts.onEvent) return;
     const { ledger } = budget;
     if (ledger.limitNano !== undefined) {
       const spentNano = ledger.spentNano;

@@ -32,8 +32,8 @@ export class Budget {
   private stopped: BudgetExceededError | undefined;
   /** The quota whose crossing stopped this budget, so later refusals name it rather than the run. */
   private stoppedBy: (LimitState & { scope: string }) | undefined;
-  /** Calls waiting for holds to end (a hard cap's queue for room). */
-  private readonly waiters = new Set<() => void>();
+  /** Calls waiting for holds to end (a hard cap's queue for room); made when the first one waits. */
+  private waiters: Set<() => void> | undefined;
 
   constructor(
     private settings: BudgetSettings,
@@ -178,12 +178,14 @@ export class Budget {
 
   /** @internal Claims a run threshold's alert once for this run (a run is its budget's window). */
   claimRunAlert(id: string): Promise<boolean> {
-    if (this.firedAlerts.has(id)) return Promise.resolve(false);
-    this.firedAlerts.add(id);
+    const fired = (this.firedAlerts ??= new Set());
+    if (fired.has(id)) return Promise.resolve(false);
+    fired.add(id);
     return Promise.resolve(true);
   }
 
-  private readonly firedAlerts = new Set<string>();
+  /** Run thresholds already alerted; made on the first alert (most budgets have no alerts). */
+  private firedAlerts: Set<string> | undefined;
 
   /** Whether `extraNano` more spend, beyond what is spent and held, would take the run over its limit. */
   wouldCross(extraNano: NanoUsd): boolean {
@@ -256,7 +258,7 @@ export class Budget {
 
   /** @internal Wakes the calls waiting for room: a hold ended (or the budget stopped). */
   holdsChanged(): void {
-    for (const wake of [...this.waiters]) wake();
+    if (this.waiters) for (const wake of [...this.waiters]) wake();
   }
 
   /**
@@ -268,14 +270,14 @@ export class Budget {
       if (signal?.aborted) return reject(signal.reason);
       const finish = (settle: () => void) => {
         clearTimeout(timer);
-        this.waiters.delete(wake);
+        this.waiters?.delete(wake);
         signal?.removeEventListener("abort", onAbort);
         settle();
       };
       const wake = () => finish(resolve);
       const onAbort = () => finish(() => reject(signal?.reason));
       const timer = setTimeout(wake, ms);
-      this.waiters.add(wake);
+      (this.waiters ??= new Set()).add(wake);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }

@@ -47,6 +47,11 @@ export class CallLog {
     if (this.held !== undefined) await this.write("released", { ...ZERO_USAGE }, zeroCost(this.call.info, "override"));
   }
 
+  /** Whether the call has a metering sink to write to (without one, every write is a no-op). */
+  get writes(): boolean {
+    return this.meter !== undefined;
+  }
+
   /** Whether a "held" line stands for the call. */
   get wroteHold(): boolean {
     return this.held !== undefined;

@@ -17,15 +17,16 @@ import { type ContextStorage, contextStorage, contextVariable, runWithContextVar
  * it adds turns LangChain's whole callback path on for every run. Parallel runs enter their own scopes.
  */
 export class RunScope {
-  /** Budgets the run keeps, one per owner (the run's own, a middleware's), made on first use. */
-  private readonly budgets = new Map<object, Budget>();
+  /** Budgets the run keeps, one per owner (the run's own, a middleware's), made on first use; the map too. */
+  private budgets: Map<object, Budget> | undefined;
   /** A budget set over the whole run (the agent middleware), used instead of the models' own. */
   explicit: Budget | undefined;
 
   /** The budget `owner` keeps for this run; `make` builds it the first time. */
   budget(owner: object, make: () => Budget): Budget {
-    let budget = this.budgets.get(owner);
-    if (!budget) this.budgets.set(owner, (budget = make()));
+    const budgets = (this.budgets ??= new Map());
+    let budget = budgets.get(owner);
+    if (!budget) budgets.set(owner, (budget = make()));
     return budget;
   }
 }

@@ -112,7 +112,7 @@ export function priceUsage(
 export function costFromQuote(usage: Usage, quote: PriceQuote, model: string, estimate?: EstimateReason): Cost {
   const { totalNanoUsd, detailsNanoUsd } = costOfUsage(usage, quote.price);
   const details: Partial<Record<CostKey, number>> = {};
-  for (const [key, nano] of Object.entries(detailsNanoUsd) as Array<[CostKey, number]>) details[key] = nanoToUsd(nano);
+  for (const key in detailsNanoUsd) details[key as CostKey] = nanoToUsd(detailsNanoUsd[key as CostKey] ?? 0);
   const cost: Cost = {
     totalUsd: nanoToUsd(totalNanoUsd),
     nanoUsd: totalNanoUsd,

@@ -18,6 +18,9 @@ export function reportsUsage(usage: Partial<UsageMetadata> | undefined | null): 
   return [input_tokens, output_tokens, total_tokens].some((value) => value !== undefined && value !== null && value !== 0);
 }
 
+const TOKEN_COUNTS = ["input_tokens", "output_tokens", "total_tokens"] as const;
+const TOKEN_DETAILS = ["input_token_details", "output_token_details"] as const;
+
 /** @internal What is wrong with reported usage, as `path: problem` lines; empty when it can be priced. */
 export function usageProblems(usage: Partial<UsageMetadata>, maxOutputTokens?: number): string[] {
   const problems: string[] = [];
@@ -28,12 +31,12 @@ export function usageProblems(usage: Partial<UsageMetadata>, maxOutputTokens?: n
     else if (value > MAX_CALL_TOKENS) problems.push(`${path} is ${value}, more than any call can use (${MAX_CALL_TOKENS})`);
   };
   const fields = usage as Record<string, unknown>;
-  for (const key of ["input_tokens", "output_tokens", "total_tokens"]) check(fields[key], key);
-  for (const key of ["input_token_details", "output_token_details"]) {
+  for (const key of TOKEN_COUNTS) check(fields[key], key);
+  for (const key of TOKEN_DETAILS) {
     const details = fields[key];
     if (details === undefined || details === null) continue;
     if (typeof details !== "object") problems.push(`${key} is ${JSON.stringify(details)}, expected an object`);
-    else for (const [name, value] of Object.entries(details)) check(value, `${key}.${name}`);
+    else for (const name in details) check((details as Record<string, unknown>)[name], `${key}.${name}`);
   }
   const output = fields.output_tokens;
   if (maxOutputTokens !== undefined && typeof output === "number" && output > maxOutputTokens) {
