@@ -1,18 +1,20 @@
 /**
  * LangSmith tracing overhead (`npm run bench -- langsmith`): `MeteredChatModel` against plain `ChatOpenAI`, both
- * traced by LangChain's `LangChainTracer` with the real `langsmith` Client, which posts (multipart, batched) to
- * a loopback sink in a child process (only the client's CPU is counted); the model is the fake OpenAI in
- * another. One `invoke`, then LangChain's background callback queue drained, per op; interleaved block by block.
- * The difference is what metering costs with tracing on: pricing, the budget, and the cost fields added to the
- * run (goal: ≤ +30 µs CPU per call), beside the same pair untraced. Run it on a build: `npm run build &&
- * BENCH_LIB=dist npm run bench -- langsmith`. Each variant is checked first: the metered run reaches the sink with
- * `total_cost`, the plain one without.
+ * traced by LangChain's `LangChainTracer` with the real `langsmith` Client. The difference is what metering costs
+ * with tracing on: pricing, the budget, and the cost carried into the run (goal: ≤ +30 µs CPU per call), beside
+ * the same pair untraced. Run it on a build: `npm run build && BENCH_LIB=dist npm run bench -- langsmith`. Each
+ * variant is checked first: the metered run reaches a loopback sink with `total_cost`, the plain one without.
  *
- * Block timings of a traced call swing by half from block to block (the tracer's own work is ~1–2 ms per call),
- * too much to resolve tens of µs. So the same pair is also measured call by call (`pairedPerCall`): canned
- * OpenAI responses (no socket), each run posted by a langsmith Client without batching (each run serialized
- * and sent inside its own call), both models in a random order within each pair, the median of the per-pair
- * differences with a bootstrap interval, untraced and traced.
+ * Traced calls await their callbacks in line (`LANGCHAIN_CALLBACKS_BACKGROUND=false`), so a call's run is handed
+ * to the Client inside the call. Not `awaitAllCallbacks()` after each call: langsmith's part of it sleeps 1 ms,
+ * and a call that starts after a pause runs on cold caches, every call two to three times slower, plain included.
+ *
+ * Two measures. Call by call (`pairedPerCall`), the one to read: canned OpenAI responses (no socket), a Client
+ * without batching (each run serialized and sent inside its own call), both models in a random order within each
+ * pair, the median of the per-pair differences with a bootstrap interval; back to back, and with a 1 ms pause
+ * before each call. Blocks over loopback: the fake OpenAI and a LangSmith sink in child processes (only the
+ * client's CPU is counted), a batching Client whose posts go out in whichever block they fall; too coarse for
+ * tens of µs, kept as the end-to-end check.
  */
 import { fork } from "node:child_process";
 import { createServer } from "node:http";
@@ -89,49 +91,74 @@ function clientWithoutNetwork(autoBatchTracing: boolean): Client {
   return new Client({ apiUrl: "http://langsmith.invalid", apiKey: "bench", fetchImplementation: accept, autoBatchTracing });
 }
 
+/** Process CPU, µs. (`process.threadCpuUsage`, Node 22, counts in whole scheduler ticks on this VM: no use per call.) */
+function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** Traced calls send their run inside the call: LangChain's documented switch for awaiting callbacks in line. */
+function callbacksInLine<T>(run: () => Promise<T>): Promise<T> {
+  const before = process.env.LANGCHAIN_CALLBACKS_BACKGROUND;
+  process.env.LANGCHAIN_CALLBACKS_BACKGROUND = "false";
+  return run().finally(() => {
+    if (before === undefined) delete process.env.LANGCHAIN_CALLBACKS_BACKGROUND;
+    else process.env.LANGCHAIN_CALLBACKS_BACKGROUND = before;
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * CPU per call, call by call: ChatOpenAI and MeteredChatModel in pairs (random order), canned responses, and
- * (traced) each run sent before its call's clock stops. The median of the per-pair differences, with a
- * bootstrap 95% interval of that median over the pairs (within this process: another process's JIT and
- * heap move it by more; run it again before trusting a few µs).
+ * (traced) each run sent inside its call (callbacks awaited in line, a Client without batching). Not by
+ * `awaitAllCallbacks()`: langsmith's part of it sleeps 1 ms, and a call that starts after a pause runs on cold
+ * caches, every call in the process two to three times slower, plain included. Both regimes are measured:
+ * back to back, and after a 1 ms pause before each call (closer to a real call, which waits on the network).
+ * The median of the per-pair differences, with a bootstrap 95% interval of that median over the pairs
+ * (within this process: another process's JIT and heap move it by several µs; see BENCHMARKS.md).
  */
-async function pairedPerCall(pairs = Number(process.env.BENCH_PAIRS ?? 1500), warmup = 500): Promise<string> {
+async function pairedPerCall(pairs = Number(process.env.BENCH_PAIRS ?? 2000), warmup = 500): Promise<string> {
   const lib = await loadLibrary();
   const fields = { model: MODEL, apiKey: "test", maxRetries: 0, configuration: { baseURL: "http://canned.invalid/v1", fetch: await cannedFetch() } };
   const models: ChatOpenAI[] = [new ChatOpenAI(fields), new lib.MeteredChatModel({ ...fields, ...AS_OPENAI })];
   const client = clientWithoutNetwork(false);
   const tracer = new LangChainTracer({ client, projectName: "bench" });
-  const cpuUs = () => {
-    const { user, system } = process.cpuUsage();
-    return user + system;
-  };
-  const rows = ["| calls | pairs | ChatOpenAI µs/call (median) | MeteredChatModel µs/call (median) | CPU Δ µs/call, median of pairs [95% interval] | p25 / p75 of the pair differences |", "|---|--:|--:|--:|--:|---|"];
+  const rows = [
+    "| calls | pause before each call | pairs | ChatOpenAI µs/call (median) | MeteredChatModel µs/call (median) | CPU Δ µs/call, median of pairs [95% interval] | Δ / ChatOpenAI | p25 / p75 of the pair differences |",
+    "|---|---|--:|--:|--:|--:|--:|---|",
+  ];
   for (const traced of [false, true]) {
-    const one = async (model: ChatOpenAI) => {
-      const start = cpuUs();
-      checkUsage(await model.invoke(PROMPT, traced ? { callbacks: [tracer] } : {}));
-      if (traced) await awaitAllCallbacks();
-      return cpuUs() - start;
-    };
-    for (let i = 0; i < warmup; i++) for (const model of models) await one(model);
-    const plainUs: number[] = [];
-    const meteredUs: number[] = [];
-    for (let i = 0; i < pairs; i++) {
-      const order = Math.random() < 0.5 ? [0, 1] : [1, 0];
-      const taken: number[] = [];
-      for (const k of order) taken[k] = await one(models[k] as ChatOpenAI);
-      plainUs.push(taken[0] ?? NaN);
-      meteredUs.push(taken[1] ?? NaN);
+    for (const pauseMs of [0, 1]) {
+      const one = async (model: ChatOpenAI) => {
+        if (pauseMs) await sleep(pauseMs);
+        const start = cpuUs();
+        checkUsage(await model.invoke(PROMPT, traced ? { callbacks: [tracer] } : {}));
+        return cpuUs() - start;
+      };
+      const { plainUs, meteredUs } = await (traced ? callbacksInLine : <T>(run: () => Promise<T>) => run())(async () => {
+        for (let i = 0; i < warmup; i++) for (const model of models) await one(model);
+        const plainUs: number[] = [];
+        const meteredUs: number[] = [];
+        for (let i = 0; i < pairs; i++) {
+          const order = Math.random() < 0.5 ? [0, 1] : [1, 0];
+          const taken: number[] = [];
+          for (const k of order) taken[k] = await one(models[k] as ChatOpenAI);
+          plainUs.push(taken[0] ?? NaN);
+          meteredUs.push(taken[1] ?? NaN);
+        }
+        return { plainUs, meteredUs };
+      });
+      const deltas = meteredUs.map((us, i) => us - (plainUs[i] ?? NaN));
+      const boot = Array.from({ length: 300 }, () => median(Array.from({ length: deltas.length }, () => deltas[Math.floor(Math.random() * deltas.length)] ?? NaN))).sort((a, b) => a - b);
+      const sorted = [...deltas].sort((a, b) => a - b);
+      const at = (values: number[], q: number) => values[Math.floor(q * (values.length - 1))] ?? NaN;
+      rows.push(
+        `| ${traced ? "invoke with LangSmith tracing (LangChainTracer, langsmith Client, no batching, callbacks in line)" : "invoke, not traced"} | ${pauseMs ? `${pauseMs} ms` : "none (back to back)"} | ${pairs} | ${median(plainUs).toFixed(0)} | ${median(meteredUs).toFixed(0)} | **${signed(median(deltas))}** [${signed(at(boot, 0.025))} to ${signed(at(boot, 0.975))}] | ${signed((100 * median(deltas)) / median(plainUs))} % | ${signed(at(sorted, 0.25))} / ${signed(at(sorted, 0.75))} |`,
+      );
     }
-    const deltas = meteredUs.map((us, i) => us - (plainUs[i] ?? NaN));
-    const boot = Array.from({ length: 300 }, () => median(Array.from({ length: deltas.length }, () => deltas[Math.floor(Math.random() * deltas.length)] ?? NaN))).sort((a, b) => a - b);
-    const sorted = [...deltas].sort((a, b) => a - b);
-    const at = (values: number[], q: number) => values[Math.floor(q * (values.length - 1))] ?? NaN;
-    rows.push(
-      `| ${traced ? "invoke with LangSmith tracing (LangChainTracer, langsmith Client, no batching)" : "invoke, not traced"} | ${pairs} | ${median(plainUs).toFixed(0)} | ${median(meteredUs).toFixed(0)} | **${signed(median(deltas))}** [${signed(at(boot, 0.025))} to ${signed(at(boot, 0.975))}] | ${signed(at(sorted, 0.25))} / ${signed(at(sorted, 0.75))} |`,
-    );
   }
-  return `**Call by call** (canned responses, CPU per call, ${pairs} pairs after ${warmup} warm-up pairs):\n\n${rows.join("\n")}\n`;
+  return `**Call by call** (canned responses, process CPU, ${pairs} pairs after ${warmup} warm-up pairs, Node ${process.version}):\n\n${rows.join("\n")}\n`;
 }
 
 function median(values: number[]): number {
@@ -157,11 +184,7 @@ else
     console.log(`library: ${LIBRARY}`);
     const traced = (label: string, model: ChatOpenAI): Case<AIMessage> => ({
       label,
-      op: async () => {
-        const message = await model.invoke(PROMPT, { callbacks: [tracer] });
-        await awaitAllCallbacks();
-        return message;
-      },
+      op: () => model.invoke(PROMPT, { callbacks: [tracer] }),
       check: checkUsage,
     });
     try {
@@ -178,7 +201,11 @@ else
       // The same pair without tracing, in the same process: what tracing itself adds to the difference.
       const bare = (label: string, model: ChatOpenAI): Case<AIMessage> => ({ label, op: () => model.invoke(PROMPT), check: checkUsage });
       await compare("invoke, not traced (same process, before any traced call is measured)", bare("ChatOpenAI", plain), bare("MeteredChatModel", metered), plan);
-      await compare("invoke with LangSmith tracing (LangChainTracer, real langsmith Client)", traced("ChatOpenAI, traced", plain), traced("MeteredChatModel, traced", metered), plan);
+      // Callbacks in line and no drain per op (awaitAllCallbacks sleeps 1 ms in langsmith: every op would start
+      // cold). The Client batches: its posts go out in the background, in whichever block they fall.
+      await callbacksInLine(() =>
+        compare("invoke with LangSmith tracing (LangChainTracer, real langsmith Client)", traced("ChatOpenAI, traced", plain), traced("MeteredChatModel, traced", metered), plan),
+      );
       await compare("invoke, not traced (same process, after)", bare("ChatOpenAI", plain), bare("MeteredChatModel", metered), plan);
       console.log(await pairedPerCall());
     } finally {
