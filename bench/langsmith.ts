@@ -26,7 +26,7 @@ import { ChatOpenAI } from "@langchain/openai";
 import { Client } from "langsmith";
 import { listenOnLoopback, readBody } from "../test/support/loopback.js";
 import { startFakeServer } from "./fake-server-process.js";
-import { assert, compare, section, type Case } from "./harness.js";
+import { assert, compare, section, stats, type Case } from "./harness.js";
 import { cannedFetch } from "./metering-breakdown.js";
 import { AS_OPENAI, checkUsage, LIBRARY, loadLibrary, MODEL, PROMPT, SCRIPTED_USAGE } from "./metering.js";
 
@@ -82,13 +82,13 @@ async function startSink(): Promise<Sink> {
   };
 }
 
-/** A langsmith Client that posts nowhere: its fetch reads each body (so it is built in full) and accepts it. */
-function clientWithoutNetwork(autoBatchTracing: boolean): Client {
+/** A langsmith Client that posts nowhere, one run at a time: its fetch reads each body (so it is built in full). */
+function clientWithoutNetwork(): Client {
   const accept: typeof fetch = async (url, init) => {
     if (init?.body) await new Response(init.body as BodyInit).arrayBuffer();
     return new Response("{}", { status: String(url).endsWith("/info") ? 200 : 202, headers: { "content-type": "application/json" } });
   };
-  return new Client({ apiUrl: "http://langsmith.invalid", apiKey: "bench", fetchImplementation: accept, autoBatchTracing });
+  return new Client({ apiUrl: "http://langsmith.invalid", apiKey: "bench", fetchImplementation: accept, autoBatchTracing: false });
 }
 
 /** Process CPU, µs. (`process.threadCpuUsage`, Node 22, counts in whole scheduler ticks on this VM: no use per call.) */
@@ -122,8 +122,9 @@ async function pairedPerCall(pairs = Number(process.env.BENCH_PAIRS ?? 2000), wa
   const lib = await loadLibrary();
   const fields = { model: MODEL, apiKey: "test", maxRetries: 0, configuration: { baseURL: "http://canned.invalid/v1", fetch: await cannedFetch() } };
   const models: ChatOpenAI[] = [new ChatOpenAI(fields), new lib.MeteredChatModel({ ...fields, ...AS_OPENAI })];
-  const client = clientWithoutNetwork(false);
+  const client = clientWithoutNetwork();
   const tracer = new LangChainTracer({ client, projectName: "bench" });
+  const median = (values: number[]) => stats(values).median;
   const rows = [
     "| calls | pause before each call | pairs | ChatOpenAI µs/call (median) | MeteredChatModel µs/call (median) | CPU Δ µs/call, median of pairs [95% interval] | Δ / ChatOpenAI | p25 / p75 of the pair differences |",
     "|---|---|--:|--:|--:|--:|--:|---|",
@@ -136,7 +137,7 @@ async function pairedPerCall(pairs = Number(process.env.BENCH_PAIRS ?? 2000), wa
         checkUsage(await model.invoke(PROMPT, traced ? { callbacks: [tracer] } : {}));
         return cpuUs() - start;
       };
-      const { plainUs, meteredUs } = await (traced ? callbacksInLine : <T>(run: () => Promise<T>) => run())(async () => {
+      const measure = async () => {
         for (let i = 0; i < warmup; i++) for (const model of models) await one(model);
         const plainUs: number[] = [];
         const meteredUs: number[] = [];
@@ -148,7 +149,8 @@ async function pairedPerCall(pairs = Number(process.env.BENCH_PAIRS ?? 2000), wa
           meteredUs.push(taken[1] ?? NaN);
         }
         return { plainUs, meteredUs };
-      });
+      };
+      const { plainUs, meteredUs } = traced ? await callbacksInLine(measure) : await measure();
       const deltas = meteredUs.map((us, i) => us - (plainUs[i] ?? NaN));
       const boot = Array.from({ length: 300 }, () => median(Array.from({ length: deltas.length }, () => deltas[Math.floor(Math.random() * deltas.length)] ?? NaN))).sort((a, b) => a - b);
       const sorted = [...deltas].sort((a, b) => a - b);
@@ -159,12 +161,6 @@ async function pairedPerCall(pairs = Number(process.env.BENCH_PAIRS ?? 2000), wa
     }
   }
   return `**Call by call** (canned responses, process CPU, ${pairs} pairs after ${warmup} warm-up pairs, Node ${process.version}):\n\n${rows.join("\n")}\n`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
 }
 
 const signed = (us: number) => `${us >= 0 ? "+" : ""}${us.toFixed(1)}`;

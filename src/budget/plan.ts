@@ -14,7 +14,6 @@ export const MIN_USEFUL_OUTPUT_TOKENS = 16;
 /** When a call sets no max tokens and the model's maximum output is unknown, a reservation assumes this many. */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 32_768;
 
-
 /** What a hard cap decided for a call before it was sent. */
 export type CallPlan =
   | { decision: "allowed" | "clamped"; maxTokens: number; reservedNano: NanoUsd; inputTokens: number }

@@ -9,7 +9,6 @@ import { encoderFor } from "../usage/tokenizer.js";
 import { ZERO_USAGE } from "../usage/usage.js";
 import { countInputTokens, inputTokenBound, utf8Length } from "./messages.js";
 
-
 /**
  * @internal Watches a stream's text against its budget, so it can be stopped as soon as what it received
  * would take the run over its limit. Cheap first: a bound from byte counts (a token is at least one byte)
