@@ -22,6 +22,7 @@ import { fork } from "node:child_process";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { AIMessage } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
@@ -53,8 +54,6 @@ interface FirstCall {
   /** Whether the tokenizer had loaded by the end of the call (src only: undefined for a build). */
   tokenizerLoaded: boolean | undefined;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A 1 ms ticker that remembers the longest gap between two ticks since the last reset (and when it ended). */
 function gapMonitor() {

@@ -20,6 +20,7 @@
  */
 import { fork } from "node:child_process";
 import { createServer } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { awaitAllCallbacks } from "@langchain/core/callbacks/promises";
 import type { AIMessage } from "@langchain/core/messages";
@@ -108,8 +109,6 @@ function callbacksInLine<T>(run: () => Promise<T>): Promise<T> {
     else process.env.LANGCHAIN_CALLBACKS_BACKGROUND = before;
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * CPU per call, call by call: ChatOpenAI and MeteredChatModel in pairs (random order), canned responses, and
