@@ -2,21 +2,22 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Budget } from "../budget/budget.js";
 
 /**
- * What a metered model puts in its call options, under `Symbol.for` keys (no provider sees them, and every
- * copy of this package, ESM or CJS, reads the same key). LangChain hands the call options to every callback
- * handler as `extraParams.options`, and keeps them when plain `streamEvents()` drops the run's callbacks.
+ * What a metered model puts in its call options: one object under a `Symbol.for` key (no provider sees it,
+ * and every copy of this package, ESM or CJS, reads the same key). LangChain hands the call options to every
+ * callback handler as `extraParams.options`, and keeps them when plain `streamEvents()` drops the run's
+ * callbacks. One key for all of it: the options get one more property, whatever the call carries.
  */
 const METERED_CALL = Symbol.for("langchain-metered.meteredCall");
-const CARRIED_BUDGET = Symbol.for("langchain-metered.budget");
-const CARRIED_METADATA = Symbol.for("langchain-metered.metadata");
 /** The budget core of a budget callback handler, under this key on the handler itself. */
 export const HANDLER_BUDGET = Symbol.for("langchain-metered.handlerBudget");
 
-type Carried = {
-  [METERED_CALL]?: true;
-  [CARRIED_BUDGET]?: Budget;
-  [CARRIED_METADATA]?: Record<string, unknown>;
-};
+/** What a metered call carries: the run's budget handler's budget and the run's metadata, when it has them. */
+interface Carried {
+  budget?: Budget | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+type Marked = { [METERED_CALL]?: Carried };
 
 /** @internal The budget of the first budget handler among `handlers`, if any (from any copy of this package). */
 export function budgetOfHandlers(handlers: readonly unknown[] | undefined): Budget | undefined {
@@ -38,24 +39,20 @@ export function budgetOfCallbacks(callbacks: RunnableConfig["callbacks"]): Budge
  * them itself), and the run's budget and metadata travel with the call past plain `streamEvents()`.
  */
 export function markMeteredCall(config: RunnableConfig, callOptions: object): void {
-  const carried = callOptions as Carried;
-  carried[METERED_CALL] = true;
-  const budget = budgetOfCallbacks(config.callbacks);
-  if (budget) carried[CARRIED_BUDGET] = budget;
-  if (config.metadata) carried[CARRIED_METADATA] = config.metadata;
+  (callOptions as Marked)[METERED_CALL] = { budget: budgetOfCallbacks(config.callbacks), metadata: config.metadata };
 }
 
 /** @internal Whether call options belong to a metered model's call. */
 export function isMeteredCall(callOptions: unknown): boolean {
-  return typeof callOptions === "object" && callOptions !== null && (callOptions as Carried)[METERED_CALL] === true;
+  return typeof callOptions === "object" && callOptions !== null && (callOptions as Marked)[METERED_CALL] !== undefined;
 }
 
 /** @internal The budget `markMeteredCall` carried, if any. */
 export function carriedBudget(callOptions: object): Budget | undefined {
-  return (callOptions as Carried)[CARRIED_BUDGET];
+  return (callOptions as Marked)[METERED_CALL]?.budget;
 }
 
 /** @internal The run metadata `markMeteredCall` carried, if any. */
 export function carriedMetadata(callOptions: object): Record<string, unknown> | undefined {
-  return (callOptions as Carried)[CARRIED_METADATA];
+  return (callOptions as Marked)[METERED_CALL]?.metadata;
 }
