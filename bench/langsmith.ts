@@ -122,8 +122,8 @@ function callbacksInLine<T>(run: () => Promise<T>): Promise<T> {
  *
  * First the process is brought to the steady state of a long-running server: `rounds` rounds of both models,
  * traced and not. Code that runs once per call (ours, LangChain's, langsmith's) is optimized by V8 only after
- * thousands of calls: after 500 pairs a traced call costs about twice what it costs after 5,000, metering's
- * share of it too, and the figure depends on how far each process got (BENCHMARKS.md has the curve).
+ * thousands of calls: after 500 pairs a traced call costs about twice what it costs after 5,000, and metering's
+ * difference with it four times, by how far each process got (BENCHMARKS.md has the curve).
  */
 async function pairedPerCall(pairs = Number(process.env.BENCH_PAIRS ?? 2000), rounds = Number(process.env.BENCH_WARMUP ?? 10_000), warmup = 500): Promise<string> {
   const lib = await loadLibrary();
